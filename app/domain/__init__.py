@@ -1,0 +1,1 @@
+"""The shop's rules: order states and validation. Knows no broker, database or Qt."""

@@ -1,0 +1,424 @@
+"""Contacts and orders: every change, its history row and its event row in one transaction.
+
+The store applies the shop's rules (app.domain) and writes the events it causes to the outbox; it never
+talks to a broker. Mutations run once per message_id: a retried call gets the reply it got the first time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.domain.errors import ConflictError, InvalidError, NotFoundError
+from app.domain.order_states import OrderStatus, check_customer_change, next_status
+from app.domain.validation import MEASUREMENT_FIELDS, total_pence
+from app.store.database import is_sqlite, make_engine, migrate
+from app.store.schema import contacts, counters, history, orders, outbox, requests
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def order_number(n: int) -> str:
+    return f"K-{n:04d}"
+
+
+def contact_entity(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "name": m["name"],
+        "email": m["email"],
+        "phone": m["phone"],
+        "address": m["address"],
+        "measurements": {name: m[name] for name in MEASUREMENT_FIELDS},
+        "notes": m["notes"],
+        "version": m["version"],
+        "created_at": m["created_at"],
+        "updated_at": m["updated_at"],
+        "updated_by": m["updated_by"],
+    }
+
+
+def order_entity(row: Any) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "number": m["number"],
+        "contact_id": m["contact_id"],
+        "status": m["status"],
+        "items": list(m["items"]),
+        "notes": m["notes"],
+        "total_pence": m["total_pence"],
+        "version": m["version"],
+        "placed_at": m["placed_at"],
+        "updated_at": m["updated_at"],
+        "updated_by": m["updated_by"],
+    }
+
+
+def _contact_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    values = {k: v for k, v in fields.items() if k != "measurements"}
+    if "measurements" in fields:
+        values.update(fields["measurements"])
+    return values
+
+
+class Tx:
+    """One write transaction: the connection, who is acting, and the events it has emitted so far."""
+
+    def __init__(self, conn: AsyncConnection, actor: str) -> None:
+        self.conn = conn
+        self.actor = actor
+        self.at = now_iso()
+        self.events: list[dict[str, Any]] = []
+
+    async def next_counter(self, name: str) -> int:
+        # The UPDATE takes the row lock, so seq is handed out in commit order and a rollback leaves no gap.
+        result = await self.conn.execute(
+            update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)
+            .returning(counters.c.value)
+        )
+        return int(result.scalar_one())
+
+    async def emit(
+        self, event: str, entity: str, data: dict[str, Any], action: str, changes: dict[str, Any]
+    ) -> int:
+        seq = await self.next_counter("event_seq")
+        body = {"seq": seq, "event": event, "at": self.at, "actor": self.actor, "data": data}
+        await self.conn.execute(
+            outbox.insert().values(
+                seq=seq,
+                event=event,
+                message_id=str(uuid.uuid4()),
+                body=json.dumps(body, separators=(",", ":")),
+                created_at=self.at,
+            )
+        )
+        await self.conn.execute(
+            history.insert().values(
+                entity=entity, entity_id=data["id"], seq=seq, at=self.at, actor=self.actor,
+                action=action, changes=changes,
+            )
+        )
+        self.events.append(body)
+        return seq
+
+
+class ShopStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sqlite = is_sqlite(str(engine.url))
+        # In one process, writers queue here instead of spinning on SQLite's file lock.
+        self._write_lock = asyncio.Lock()
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    async def open(cls, url: str) -> ShopStore:
+        engine = make_engine(url)
+        await migrate(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call listener after every committed write (the outbox relay wakes up on it)."""
+        self._commit_listeners.append(listener)
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read transaction: everything read in it, seq included, is one consistent snapshot."""
+        async with self.engine.connect() as conn:
+            if not self._sqlite:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def write(self, notify: bool = True) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; with notify, commit listeners hear of it once it is committed."""
+        async with self._write_lock if self._sqlite else _nullcontext():
+            async with self.engine.connect() as conn:
+                await conn.execution_options(write=True)
+                async with conn.begin():
+                    yield conn
+        if notify:
+            for listener in self._commit_listeners:
+                listener()
+
+    async def mutate(
+        self,
+        message_id: str,
+        method: str,
+        actor: str,
+        change: Callable[[Tx], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """Run change once per message_id and return its result; a repeat returns the first result."""
+        for _attempt in range(2):
+            try:
+                async with self.write() as conn:
+                    seen = (
+                        await conn.execute(
+                            select(requests.c.method, requests.c.reply).where(requests.c.message_id == message_id)
+                        )
+                    ).first()
+                    if seen is not None:
+                        if seen.method != method:
+                            raise InvalidError(
+                                f"message_id {message_id!r} was already used for {seen.method}; "
+                                "use a new message_id for each new change.",
+                                field="message_id",
+                            )
+                        return dict(seen.reply)
+                    tx = Tx(conn, actor)
+                    result = await change(tx)
+                    await conn.execute(
+                        requests.insert().values(
+                            message_id=message_id, method=method, reply=result, created_at=tx.at
+                        )
+                    )
+                    return result
+            except IntegrityError:
+                # Two deliveries of one message_id raced (PostgreSQL); the loser reads the winner's reply.
+                continue
+        raise ConflictError("This change was sent twice at the same moment; please try again.")
+
+    async def current_seq(self, conn: AsyncConnection) -> int:
+        return int(
+            (await conn.execute(select(counters.c.value).where(counters.c.name == "event_seq"))).scalar_one()
+        )
+
+    # -- contacts -------------------------------------------------------------------------------
+
+    async def _contact_row(self, conn: AsyncConnection, contact_id: int, lock: bool = False) -> Any:
+        query = select(contacts).where(contacts.c.id == contact_id)
+        if lock and not self._sqlite:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFoundError(f"There is no contact with id {contact_id}.", {"id": contact_id})
+        return row
+
+    async def list_contacts(self, q: str | None, limit: int, cursor: int | None) -> dict[str, Any]:
+        query = select(contacts)
+        if q:
+            like = f"%{q.lower()}%"
+            query = query.where(
+                or_(*(func.lower(col).like(like) for col in
+                      (contacts.c.name, contacts.c.email, contacts.c.phone, contacts.c.address)))
+            )
+        async with self.read() as conn:
+            seq = await self.current_seq(conn)
+            items, next_cursor = await _page(conn, query, contacts.c.id, limit, cursor)
+        return {"items": [contact_entity(r) for r in items], "seq": seq, "next_cursor": next_cursor}
+
+    async def get_contact(self, contact_id: int) -> dict[str, Any]:
+        async with self.read() as conn:
+            entity = contact_entity(await self._contact_row(conn, contact_id))
+            entity["history"] = await _history(conn, "contact", contact_id)
+            entity["seq"] = await self.current_seq(conn)
+        return entity
+
+    async def create_contact(self, tx: Tx, fields: dict[str, Any]) -> dict[str, Any]:
+        values = {
+            "name": "", "email": "", "phone": "", "address": "", "notes": "",
+            **dict.fromkeys(MEASUREMENT_FIELDS),
+            **_contact_columns(fields),
+        }
+        result = await tx.conn.execute(
+            contacts.insert().values(
+                **values, version=1, created_at=tx.at, updated_at=tx.at, updated_by=tx.actor
+            ).returning(*contacts.c)
+        )
+        entity = contact_entity(result.one())
+        await tx.emit("contact.created", "contact", entity, "created", {k: [None, v] for k, v in fields.items()})
+        return entity
+
+    async def update_contact(
+        self, tx: Tx, contact_id: int, version: int, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        current = contact_entity(await self._contact_row(tx.conn, contact_id, lock=True))
+        _check_version("Contact", current["name"], current, version)
+        changes = {k: [current[k], v] for k, v in fields.items() if current[k] != v}
+        if not changes:
+            return current
+        result = await tx.conn.execute(
+            update(contacts)
+            .where(and_(contacts.c.id == contact_id, contacts.c.version == version))
+            .values(**_contact_columns(fields), version=version + 1, updated_at=tx.at, updated_by=tx.actor)
+            .returning(*contacts.c)
+        )
+        entity = contact_entity(result.one())
+        await tx.emit("contact.updated", "contact", entity, "updated", changes)
+        return entity
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    async def _order_row(self, conn: AsyncConnection, order_id: int, lock: bool = False) -> Any:
+        query = select(orders).where(orders.c.id == order_id)
+        if lock and not self._sqlite:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFoundError(f"There is no order with id {order_id}.", {"id": order_id})
+        return row
+
+    def _orders_query(self, statuses: list[str] | None, q: str | None, contact_id: int | None) -> Select[Any]:
+        query = select(orders)
+        if statuses:
+            query = query.where(orders.c.status.in_(statuses))
+        if contact_id is not None:
+            query = query.where(orders.c.contact_id == contact_id)
+        if q:
+            like = f"%{q.lower()}%"
+            by_name = select(contacts.c.id).where(func.lower(contacts.c.name).like(like))
+            query = query.where(
+                or_(func.lower(orders.c.number).like(like), func.lower(orders.c.notes).like(like),
+                    orders.c.contact_id.in_(by_name))
+            )
+        return query
+
+    async def list_orders(
+        self, statuses: list[str] | None, q: str | None, contact_id: int | None, limit: int, cursor: int | None
+    ) -> dict[str, Any]:
+        async with self.read() as conn:
+            seq = await self.current_seq(conn)
+            rows, next_cursor = await _page(
+                conn, self._orders_query(statuses, q, contact_id), orders.c.id, limit, cursor
+            )
+        return {"items": [order_entity(r) for r in rows], "seq": seq, "next_cursor": next_cursor}
+
+    async def get_order(self, order_id: int) -> dict[str, Any]:
+        async with self.read() as conn:
+            entity = order_entity(await self._order_row(conn, order_id))
+            entity["contact"] = contact_entity(await self._contact_row(conn, entity["contact_id"]))
+            entity["history"] = await _history(conn, "order", order_id)
+            entity["seq"] = await self.current_seq(conn)
+        return entity
+
+    async def list_pickups(self, limit: int, cursor: int | None) -> dict[str, Any]:
+        """Completed orders waiting for collection, each with where to collect and what to bill."""
+        query = select(orders, contacts.c.name.label("c_name"), contacts.c.address.label("c_address"),
+                       contacts.c.phone.label("c_phone"), contacts.c.email.label("c_email")).join(
+            contacts, contacts.c.id == orders.c.contact_id
+        ).where(orders.c.status == OrderStatus.COMPLETED.value)
+        async with self.read() as conn:
+            seq = await self.current_seq(conn)
+            rows, next_cursor = await _page(conn, query, orders.c.id, limit, cursor)
+        items = []
+        for row in rows:
+            entity = order_entity(row)
+            m = row._mapping
+            entity["contact"] = {
+                "id": entity["contact_id"], "name": m["c_name"], "address": m["c_address"],
+                "phone": m["c_phone"], "email": m["c_email"],
+            }
+            entity["amount_due_pence"] = entity["total_pence"]
+            items.append(entity)
+        return {
+            "items": items, "seq": seq, "next_cursor": next_cursor,
+            "total_due_pence": sum(i["amount_due_pence"] for i in items),
+        }
+
+    async def place_order(
+        self, tx: Tx, contact_id: int, items: list[dict[str, Any]], notes: str
+    ) -> dict[str, Any]:
+        await self._contact_row(tx.conn, contact_id)
+        number = order_number(await tx.next_counter("order_number"))
+        result = await tx.conn.execute(
+            orders.insert().values(
+                number=number, contact_id=contact_id, status=OrderStatus.PENDING.value, items=items,
+                notes=notes, total_pence=total_pence(items), version=1, placed_at=tx.at, updated_at=tx.at,
+                updated_by=tx.actor,
+            ).returning(*orders.c)
+        )
+        entity = order_entity(result.one())
+        await tx.emit("order.placed", "order", entity, "placed",
+                      {"items": [None, items], "notes": [None, notes], "status": [None, "pending"]})
+        return entity
+
+    async def amend_order(
+        self, tx: Tx, order_id: int, version: int, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        current = order_entity(await self._order_row(tx.conn, order_id, lock=True))
+        check_customer_change(current["number"], OrderStatus(current["status"]), "changed")
+        _check_version("Order", current["number"], current, version)
+        changes = {k: [current[k], v] for k, v in fields.items() if current[k] != v}
+        if not changes:
+            return current
+        values = dict(fields)
+        if "items" in fields:
+            values["total_pence"] = total_pence(fields["items"])
+        return await self._write_order(tx, current, version, values, "order.amended", "amended", changes)
+
+    async def move_order(self, tx: Tx, order_id: int, version: int, action: str) -> dict[str, Any]:
+        current = order_entity(await self._order_row(tx.conn, order_id, lock=True))
+        target, event = next_status(current["number"], OrderStatus(current["status"]), action)
+        _check_version("Order", current["number"], current, version)
+        return await self._write_order(
+            tx, current, version, {"status": target.value}, event, event.split(".", 1)[1],
+            {"status": [current["status"], target.value]},
+        )
+
+    async def _write_order(
+        self, tx: Tx, current: dict[str, Any], version: int, values: dict[str, Any], event: str,
+        action: str, changes: dict[str, Any],
+    ) -> dict[str, Any]:
+        result = await tx.conn.execute(
+            update(orders)
+            .where(and_(orders.c.id == current["id"], orders.c.version == version))
+            .values(**values, version=version + 1, updated_at=tx.at, updated_by=tx.actor)
+            .returning(*orders.c)
+        )
+        entity = order_entity(result.one())
+        await tx.emit(event, "order", entity, action, changes)
+        return entity
+
+
+def _check_version(kind: str, label: str, current: dict[str, Any], version: int) -> None:
+    if current["version"] != version:
+        raise ConflictError(
+            f"{kind} {label} was changed by {current['updated_by']} at {current['updated_at']} after you "
+            f"loaded it (you had version {version}, it is now version {current['version']}). "
+            "Reload it, then make your change again.",
+            {"current": current, "your_version": version},
+        )
+
+
+async def _page(
+    conn: AsyncConnection, query: Select[Any], key: Any, limit: int, cursor: int | None
+) -> tuple[list[Any], str | None]:
+    if cursor is not None:
+        query = query.where(key > cursor)
+    rows = list((await conn.execute(query.order_by(key).limit(limit + 1))).all())
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, str(rows[-1]._mapping[key.name])
+    return rows, None
+
+
+async def _history(conn: AsyncConnection, entity: str, entity_id: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(history.c.seq, history.c.at, history.c.actor, history.c.action, history.c.changes)
+        .where(and_(history.c.entity == entity, history.c.entity_id == entity_id))
+        .order_by(history.c.seq)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+@asynccontextmanager
+async def _nullcontext() -> AsyncIterator[None]:
+    yield
