@@ -150,11 +150,10 @@ class ShopStore:
     @asynccontextmanager
     async def write(self, notify: bool = True) -> AsyncIterator[AsyncConnection]:
         """A write transaction; with notify, commit listeners hear of it once it is committed."""
-        async with self._write_lock if self._sqlite else _nullcontext():
-            async with self.engine.connect() as conn:
-                await conn.execution_options(write=True)
-                async with conn.begin():
-                    yield conn
+        async with self._write_lock if self._sqlite else _nullcontext(), self.engine.connect() as conn:
+            await conn.execution_options(write=True)
+            async with conn.begin():
+                yield conn
         if notify:
             for listener in self._commit_listeners:
                 listener()

@@ -1,0 +1,150 @@
+"""The client layer that the windows and the CLI share: calls and events, knowing only the wire contract.
+
+It never touches the database; everything goes through the broker as docs/contract.md describes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
+
+from app.contract import MAX_PAGE_SIZE, Names
+from app.messaging.connection import connect
+from app.messaging.event_subscriber import EventHandler, subscribe
+from app.messaging.rpc_client import CallError, RpcClient, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CallError", "ConnectionState", "ServiceUnavailable", "ShopClient"]
+
+
+class ConnectionState(StrEnum):
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+
+
+StateListener = Callable[[ConnectionState], None]
+
+
+class ShopClient:
+    def __init__(self, broker_url: str, namespace: str, app_id: str = "kiltshop", timeout: float = 10.0) -> None:
+        self.broker_url = broker_url
+        self.names = Names(namespace)
+        self.app_id = app_id
+        self.timeout = timeout
+        self.user = unquote(urlsplit(broker_url).username or "guest")
+        self.state = ConnectionState.OFFLINE
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._rpc: RpcClient | None = None
+        # aio-pika restores only the queues we still hold, so keep every subscription here.
+        self._subscriptions: list[tuple[AbstractChannel, AbstractQueue]] = []
+        self._state_listeners: list[StateListener] = []
+        self._reconnect_listeners: list[Callable[[], None]] = []
+
+    # -- connection -----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self._connection = await connect(self.broker_url, f"{self.app_id} {self.names.namespace}", self.timeout)
+        self._connection.close_callbacks.add(self._on_close)
+        self._connection.reconnect_callbacks.add(self._on_reconnect)
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._rpc = RpcClient(self._channel, self.names, self.user, self.app_id, self.timeout)
+        await self._rpc.start()
+        self._set_state(ConnectionState.CONNECTED)
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
+        self._subscriptions.clear()
+        self._set_state(ConnectionState.OFFLINE)
+
+    async def __aenter__(self) -> ShopClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    def on_state(self, listener: StateListener) -> None:
+        self._state_listeners.append(listener)
+
+    def on_reconnect(self, listener: Callable[[], None]) -> None:
+        """listener runs after the connection came back and our queues were restored."""
+        self._reconnect_listeners.append(listener)
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        for listener in list(self._state_listeners):
+            listener(state)
+
+    def _on_close(self, _sender: Any, exc: BaseException | None = None) -> None:
+        if self._connection is None:
+            return  # we closed it ourselves
+        if self._rpc is not None:
+            self._rpc.fail_pending("The connection to the message broker was lost.")
+        self._set_state(ConnectionState.RECONNECTING)
+
+    def _on_reconnect(self, _sender: Any) -> None:
+        self._set_state(ConnectionState.CONNECTED)
+        for listener in list(self._reconnect_listeners):
+            listener()
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None,
+                   message_id: str | None = None) -> Any:
+        if self._rpc is None or self.state != ConnectionState.CONNECTED:
+            raise ServiceUnavailable("Not connected to the message broker right now.")
+        return await self._rpc.call(method, params, timeout=timeout, message_id=message_id)
+
+    async def list_all(
+        self, method: str, params: dict[str, Any] | None = None, *,
+        progress: Callable[[int], None] | None = None, page_size: int = MAX_PAGE_SIZE,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Every item of a paged list call, and the seq of its first page (the snapshot's base)."""
+        items: list[dict[str, Any]] = []
+        base_seq: int | None = None
+        cursor: str | None = None
+        while True:
+            page = await self.call(method, {**(params or {}), "limit": page_size, "cursor": cursor})
+            if base_seq is None:
+                base_seq = int(page["seq"])
+            items.extend(page["items"])
+            if progress is not None:
+                progress(len(items))
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items, base_seq
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def subscribe(
+        self, handler: EventHandler, keys: Iterable[str] = ("#",), *, queue_name: str | None = None,
+        expires_ms: int | None = None, prefetch: int = 256,
+    ) -> None:
+        """Hand every matching event to handler. A named queue is durable and keeps events while we are away."""
+        assert self._connection is not None, "connect() first"
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        queue = await subscribe(channel, self.names, keys, handler, queue_name=queue_name, expires_ms=expires_ms)
+        self._subscriptions.append((channel, queue))
+
+    async def wait_connected(self, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.state != ConnectionState.CONNECTED:
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True

@@ -1,0 +1,88 @@
+"""The outbox relay: publishes committed event rows in seq order, with publisher confirms, and marks
+them sent only once the broker has confirmed them. A crash or a broker outage only delays events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+
+import aio_pika
+from aio_pika.abc import AbstractExchange
+
+from app.contract import CONTENT_TYPE
+from app.store.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 10.0
+IDLE_POLL_SECONDS = 1.0  # also picks up rows committed by other service processes
+RETRY_SECONDS = 1.0
+
+
+class OutboxRelay:
+    def __init__(self, outbox: Outbox, exchange: AbstractExchange, holder: str | None = None) -> None:
+        self._outbox = outbox
+        self._exchange = exchange
+        self._holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+
+    def wake(self) -> None:
+        """Something was committed: look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()  # cleared before looking, so a commit made while we look is not missed
+            try:
+                if await self._outbox.take_lease(self._holder, LEASE_SECONDS) and await self.flush():
+                    continue  # there may be more; keep going without waiting
+                await self._sleep(IDLE_POLL_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: rows stay unsent and are retried
+                log.warning("outbox relay: %s; retrying", exc)
+                await self._sleep(RETRY_SECONDS)
+
+    async def flush(self, batch: int = 200) -> int:
+        """Publish one batch of unsent rows; returns how many were confirmed."""
+        rows = await self._outbox.pending(batch)
+        confirmed: list[int] = []
+        try:
+            for row in rows:
+                await self._exchange.publish(
+                    aio_pika.Message(
+                        row.body.encode("utf-8"),
+                        content_type=CONTENT_TYPE,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=row.message_id,
+                        type=row.event,
+                        headers={"seq": row.seq},
+                        timestamp=datetime.now(UTC),
+                    ),
+                    routing_key=row.event,
+                    timeout=10,
+                )
+                confirmed.append(row.seq)
+        finally:
+            # Whatever was confirmed is marked even if a later publish failed, so it is not sent again.
+            await self._outbox.mark_published(confirmed)
+            self.published += len(confirmed)
+        return len(confirmed)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        try:
+            await self._outbox.release_lease(self._holder)
+        except Exception as exc:
+            log.info("could not release the relay lease: %s", exc)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)

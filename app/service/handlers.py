@@ -1,0 +1,150 @@
+"""One handler per contract method: check the parameters, then ask the store.
+
+The table at the bottom is the service's routing; tests/test_contract_docs.py holds it against
+app/contract.py and docs/."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.domain.errors import InvalidError
+from app.domain.order_states import OrderStatus
+from app.domain.validation import (
+    CONTACT_FIELDS,
+    as_int,
+    as_text,
+    clean_contact_fields,
+    clean_items,
+    clean_page,
+    clean_query,
+    reject_unknown,
+    require_int,
+)
+from app.messaging.rpc_server import Call
+from app.store.shop_store import ShopStore, Tx
+
+PAGE_PARAMS = ("limit", "cursor")
+
+
+class ShopHandlers:
+    def __init__(self, store: ShopStore) -> None:
+        self.store = store
+        self.routes: dict[str, Callable[[Call], Awaitable[Any]]] = {
+            "contacts.list": self.contacts_list,
+            "contacts.get": self.contacts_get,
+            "contacts.create": self.contacts_create,
+            "contacts.update": self.contacts_update,
+            "orders.list": self.orders_list,
+            "orders.get": self.orders_get,
+            "orders.place": self.orders_place,
+            "orders.amend": self.orders_amend,
+            "orders.cancel": self._move("cancel"),
+            "orders.start": self._move("start"),
+            "orders.complete": self._move("complete"),
+            "orders.collect": self._move("collect"),
+            "pickups.list": self.pickups_list,
+        }
+
+    async def __call__(self, call: Call) -> Any:
+        route = self.routes.get(call.method)
+        if route is None:
+            raise InvalidError(f"'{call.method}' is not a method of this service.", field="method")
+        return await route(call)
+
+    def _mutate(self, call: Call, change: Callable[[Tx], Awaitable[dict[str, Any]]]) -> Awaitable[dict[str, Any]]:
+        assert call.message_id, "the RPC server refuses changes without a message_id"
+        return self.store.mutate(call.message_id, call.method, call.actor, change)
+
+    # -- contacts -------------------------------------------------------------------------------
+
+    async def contacts_list(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("q", *PAGE_PARAMS))
+        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        return await self.store.list_contacts(clean_query(call.params), limit, cursor)
+
+    async def contacts_get(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("id",))
+        return await self.store.get_contact(require_int(call.params, "id", 1))
+
+    async def contacts_create(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, CONTACT_FIELDS)
+        fields = clean_contact_fields(call.params, partial=False)
+        return await self._mutate(call, lambda tx: self.store.create_contact(tx, fields))
+
+    async def contacts_update(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("id", "version", *CONTACT_FIELDS))
+        contact_id = require_int(call.params, "id", 1)
+        version = require_int(call.params, "version", 1)
+        fields = clean_contact_fields(call.params, partial=True)
+        return await self._mutate(call, lambda tx: self.store.update_contact(tx, contact_id, version, fields))
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    async def orders_list(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("status", "q", "contact_id", *PAGE_PARAMS))
+        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        contact_id = call.params.get("contact_id")
+        return await self.store.list_orders(
+            _statuses(call.params.get("status")),
+            clean_query(call.params),
+            None if contact_id is None else as_int(contact_id, "contact_id", 1),
+            limit,
+            cursor,
+        )
+
+    async def orders_get(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("id",))
+        return await self.store.get_order(require_int(call.params, "id", 1))
+
+    async def orders_place(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("contact_id", "items", "notes"))
+        contact_id = require_int(call.params, "contact_id", 1)
+        if "items" not in call.params:
+            raise InvalidError("'items' is missing: an order needs at least one item.", field="items")
+        items = clean_items(call.params["items"])
+        notes = as_text(call.params.get("notes"), "notes", max_len=4000)
+        return await self._mutate(call, lambda tx: self.store.place_order(tx, contact_id, items, notes))
+
+    async def orders_amend(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("id", "version", "items", "notes"))
+        order_id = require_int(call.params, "id", 1)
+        version = require_int(call.params, "version", 1)
+        fields: dict[str, Any] = {}
+        if "items" in call.params:
+            fields["items"] = clean_items(call.params["items"])
+        if "notes" in call.params:
+            fields["notes"] = as_text(call.params["notes"], "notes", max_len=4000)
+        if not fields:
+            raise InvalidError("Nothing to change: give 'items', 'notes' or both.", field="items")
+        return await self._mutate(call, lambda tx: self.store.amend_order(tx, order_id, version, fields))
+
+    def _move(self, action: str) -> Callable[[Call], Awaitable[dict[str, Any]]]:
+        async def move(call: Call) -> dict[str, Any]:
+            reject_unknown(call.params, ("id", "version"))
+            order_id = require_int(call.params, "id", 1)
+            version = require_int(call.params, "version", 1)
+            return await self._mutate(call, lambda tx: self.store.move_order(tx, order_id, version, action))
+
+        return move
+
+    async def pickups_list(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, PAGE_PARAMS)
+        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        return await self.store.list_pickups(limit, cursor)
+
+
+def _statuses(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values:
+        raise InvalidError("'status' must be a status or a list of statuses.", field="status")
+    known = {s.value for s in OrderStatus}
+    for v in values:
+        if v not in known:
+            raise InvalidError(
+                f"'status' {v!r} is not an order status (one of: {', '.join(sorted(known))}).", field="status"
+            )
+    return list(values)
