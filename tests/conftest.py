@@ -56,6 +56,7 @@ def new_namespace() -> str:
 async def delete_namespace(url: str, namespace: str, extra_queues: tuple[str, ...] = ()) -> None:
     """Remove what a test run declared on the shared broker."""
     names = Names(namespace)
+    extra_queues = (*extra_queues, *(f"{namespace}.notices.{role}.guest" for role in ("shipping", "workshop")))
     connection = await aio_pika.connect(url)
     try:
         for queue in (*names.rpc_bindings(), names.dead_queue, *extra_queues):

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Run the kiltshop checks: set up (venv, broker, Qt libs), then ruff, mypy and
+# pytest. Arguments go to pytest (default: the whole suite under tests/).
+# All three steps run; the exit code is that of the first step that failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/bootstrap.sh
+source scripts/bootstrap.sh
+
+kiltshop_bootstrap
+
+export QT_QPA_PLATFORM=offscreen
+
+first_rc=0
+failed=()
+
+run_step() {
+    local name="$1" rc=0
+    shift
+    ks_say "running $name..."
+    "$@" || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        failed+=("$name (exit $rc)")
+        [[ $first_rc -eq 0 ]] && first_rc=$rc
+    fi
+    return 0
+}
+
+if [[ $# -eq 0 ]]; then
+    set -- tests
+fi
+
+run_step ruff "$KILTSHOP_VENV/bin/ruff" check app ui tests
+run_step mypy "$KILTSHOP_VENV/bin/mypy" app ui
+
+pytest_rc=0
+ks_say "running pytest..."
+"$KILTSHOP_VENV/bin/python" -m pytest "$@" || pytest_rc=$?
+if [[ $pytest_rc -eq 5 ]]; then
+    ks_err "pytest collected no tests (exit 5); that counts as a failure."
+fi
+if [[ $pytest_rc -ne 0 ]]; then
+    failed+=("pytest (exit $pytest_rc)")
+    [[ $first_rc -eq 0 ]] && first_rc=$pytest_rc
+fi
+
+if [[ $first_rc -ne 0 ]]; then
+    printf -v summary '%s, ' "${failed[@]}"
+    ks_err "failed: ${summary%, }."
+    exit "$first_rc"
+fi
+ks_say "all checks passed."

@@ -1,0 +1,1 @@
+"""Table models and small widgets the role views share."""

@@ -1,0 +1,1 @@
+"""One view per role: sales (contacts), workshop (order board), shipping (pickups), store (customer)."""

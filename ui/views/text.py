@@ -1,0 +1,34 @@
+"""Words and small HTML the views share: money, statuses, an order's items."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+STATUS_WORDS = {
+    "pending": "Pending",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "collected": "Collected",
+    "cancelled": "Cancelled",
+}
+
+
+def money(pence: int) -> str:
+    return f"£{pence // 100:,}.{pence % 100:02d}"
+
+
+def order_items_html(order: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{i['quantity']} ×</td><td>{html.escape(i['description'])}</td>"
+        f"<td>{html.escape(i.get('tartan') or '')}</td><td align='right'>{money(i['unit_price_pence'])}</td>"
+        f"<td align='right'>{money(i['quantity'] * i['unit_price_pence'])}</td></tr>"
+        for i in order["items"]
+    )
+    notes = f"<p><b>Notes:</b> {html.escape(order['notes'])}</p>" if order.get("notes") else ""
+    return (
+        "<table cellspacing='4'><tr><th></th><th align='left'>Item</th><th align='left'>Tartan</th>"
+        "<th align='right'>Each</th><th align='right'>Amount</th></tr>"
+        f"{rows}<tr><td></td><td colspan='3'><b>Total</b></td><td align='right'><b>"
+        f"{money(order['total_pence'])}</b></td></tr></table>{notes}"
+    )
