@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -157,14 +158,14 @@ class RoleWindow(QMainWindow):
         self.statusBar().showMessage("Up to date.", 3000)
 
     async def shut(self) -> None:
-        """Close the role's connection (before the loop ends, as qasync requires)."""
-        if self.view is not None:
-            self.stack.removeWidget(self.view)
-            self.view.deleteLater()
-            self.view = None
+        """Close the role's connection (before the loop ends, as qasync requires), then drop the view."""
         client, self.client, self.session = self.client, None, None
         if client is not None:
             await client.close()
+        view, self.view = self.view, None
+        if view is not None and shiboken6.isValid(view) and shiboken6.isValid(self.stack):
+            self.stack.removeWidget(view)
+            view.deleteLater()
 
     def switch_role(self, role: str) -> None:
         spawn(self._switch(role), self._error)

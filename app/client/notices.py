@@ -49,7 +49,7 @@ def describe(event: dict[str, Any], contact_name: Callable[[int], str]) -> Notic
 class NoticeFeed:
     """Hands each notice once to `show`, in order, acknowledging it on the queue only after it was shown."""
 
-    def __init__(self, client: ShopClient, role: str, contact_name: Callable[[int], str],
+    def __init__(self, client: ShopClient, role: str, contact_name: Callable[[int], str | None],
                  show: Callable[[Notice], None]) -> None:
         self.client = client
         self.role = role
@@ -65,9 +65,16 @@ class NoticeFeed:
         await self.client.subscribe(self._on_event, NOTICE_EVENTS[self.role], queue_name=self.queue_name,
                                     expires_ms=QUEUE_EXPIRES_MS, prefetch=50)
 
-    def _on_event(self, event: dict[str, Any]) -> None:
+    async def _on_event(self, event: dict[str, Any]) -> None:
         seq = int(event["seq"])
         if seq in self.seen:
             return  # redelivered after a reconnect
+        contact_id = int(event["data"]["contact_id"])
+        name = self.contact_name(contact_id)
+        if name is None:  # a customer this window has not heard of yet (say, added while it was offline)
+            try:
+                name = (await self.client.call("contacts.get", {"id": contact_id}))["name"]
+            except Exception:
+                name = f"customer {contact_id}"
         self.seen.add(seq)
-        self.show(describe(event, self.contact_name))
+        self.show(describe(event, lambda _id: name or ""))

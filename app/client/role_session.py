@@ -76,8 +76,11 @@ class RoleSession:
     # -- reading --------------------------------------------------------------------------------
 
     def contact_name(self, contact_id: int) -> str:
+        return self.known_contact_name(contact_id) or f"Customer {contact_id}"
+
+    def known_contact_name(self, contact_id: int) -> str | None:
         contact = self.contacts.items.get(contact_id)
-        return contact["name"] if contact else f"Customer {contact_id}"
+        return str(contact["name"]) if contact else None
 
     def orders_of(self, contact_id: int) -> list[dict[str, Any]]:
         return sorted((o for o in self.orders.items.values() if o["contact_id"] == contact_id),

@@ -104,6 +104,9 @@ class ShopClient:
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None,
                    message_id: str | None = None) -> Any:
+        if self.state == ConnectionState.RECONNECTING:
+            # A blip: wait for the connection rather than fail at once.
+            await self.wait_connected(timeout or self.timeout)
         if self._rpc is None or self.state != ConnectionState.CONNECTED:
             raise ServiceUnavailable("Not connected to the message broker right now.")
         return await self._rpc.call(method, params, timeout=timeout, message_id=message_id)

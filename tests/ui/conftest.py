@@ -7,6 +7,7 @@ inside a coroutine and never stop a loop shared across tests.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -71,6 +72,10 @@ class UiLoop:
             task.cancel()
         if pending:
             self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        # Let aio-pika's own closing tasks finish and collect what they leave while the loop still runs;
+        # left for interpreter shutdown, they crash it inside PySide6's finaliser.
+        self.loop.run_until_complete(asyncio.sleep(0.05))
+        gc.collect()
         self.loop.close()
         asyncio.set_event_loop(None)
 

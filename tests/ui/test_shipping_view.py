@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.client.shop_client import ShopClient
+from tests.support import TcpProxy
 from tests.ui.conftest import UiLoop
 from ui.main_window import BrokerLogin
 from ui.views.shipping_view import ShippingView
@@ -60,3 +62,38 @@ def test_notices_that_came_while_closed_show_on_next_start(
     ui.wait_until(lambda: view.notices.count() == 1, what="notice kept while closed")
     assert "Hamish Grant" in view.notices.item(0).text()
     ui.run(again.shut())
+
+
+def test_offline_banner_and_resync_after_the_connection_comes_back(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    proxy = TcpProxy("127.0.0.1", urlsplit(login.url).port or 5672)
+    ui.run(proxy.start())
+    cut_login = BrokerLogin(proxy.url(login.url), login.namespace, login.address, login.user)
+    ready = ui.run(completed_order(other, "Isla Munro"))
+    ui.run(other.call("orders.complete", {"id": ready["id"], "version": ready["version"]}))
+    window = ui.open_window(qtbot, cut_login, "shipping")
+    view = window.view
+    assert isinstance(view, ShippingView)
+    ui.wait_until(lambda: view.model.rowCount() == 1, what="first pickup")
+    view.table.selectRow(0)
+    assert view.collect_button.isEnabled()
+    assert window.banner.isHidden()
+
+    ui.run(proxy.cut())
+    ui.wait_until(lambda: window.banner.isVisible(), what="offline banner")
+    assert "reconnecting" in window.banner.text().lower()
+    assert not view.collect_button.isEnabled()
+    assert "Reconnecting" in window.indicator.text()
+    later = ui.run(completed_order(other, "Callum Fraser"))  # completed while this window is cut off
+    ui.run(other.call("orders.complete", {"id": later["id"], "version": later["version"]}))
+
+    ui.run(proxy.restore())
+    ui.wait_until(lambda: window.banner.isHidden(), timeout=20, what="banner gone after reconnect")
+    ui.wait_until(lambda: view.model.rowCount() == 2, timeout=20, what="resynced pickup list")
+    names = {view.proxy.index(row, 1).data() for row in range(2)}
+    assert names == {"Isla Munro", "Callum Fraser"}
+    ui.wait_until(lambda: any("Callum Fraser" in view.notices.item(i).text() for i in range(view.notices.count())),
+                  timeout=20, what="notice kept in the durable queue during the cut")
+    ui.run(window.shut())
+    ui.run(proxy.close())

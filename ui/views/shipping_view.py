@@ -114,7 +114,7 @@ class ShippingView(RoleView):
         self.model.modelReset.connect(self._update_totals)
         self.model.dataChanged.connect(lambda *_: self._update_totals())
         self._update_totals()
-        self.feed = NoticeFeed(session.client, "shipping", session.contact_name, self.show_notice)
+        self.feed = NoticeFeed(session.client, "shipping", session.known_contact_name, self.show_notice)
         self.update_enabled()
 
     async def start(self) -> None:
