@@ -79,8 +79,8 @@ def tile(windows: list[AppWindow]) -> None:
         window.setGeometry(area.x() + (i % cols) * width, area.y() + (i // cols) * height, width - 8, height - 40)
 
 
-async def main(settings: Settings, role: str | None, all_roles: bool) -> int:
-    app_settings = AppSettings()
+async def main(settings: Settings, role: str | None, all_roles: bool, app_settings: AppSettings | None = None) -> int:
+    app_settings = app_settings or AppSettings()
     if all_roles:
         login = login_from_settings(settings)
         windows = [AppWindow(login, r, app_settings) for r in ROLES]

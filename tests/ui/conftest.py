@@ -32,6 +32,7 @@ class UiLoop:
     """A qasync loop for one test, with helpers to run coroutines and wait for conditions on it."""
 
     def __init__(self, app: QApplication) -> None:
+        app.setQuitOnLastWindowClosed(False)  # as the app does; a closing dialog must not stop the loop
         self.loop = qasync.QEventLoop(app)
         asyncio.set_event_loop(self.loop)
         self.windows: list[RoleWindow] = []
