@@ -32,14 +32,21 @@ class UsageError(Exception):
 # -- argument parsing ---------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_options(suppress_defaults: bool) -> argparse.ArgumentParser:
+    # The options may come before or after the command. A subcommand's parser must not set their defaults:
+    # it would overwrite what was given before the command (`kiltshop --broker-url X contacts list`).
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS if suppress_defaults else None)
     common.add_argument("--broker-url", help="AMQP URL of the broker (env KILTSHOP_BROKER_URL)")
     common.add_argument("--namespace", help="name prefix of this shop on the broker (env KILTSHOP_NAMESPACE)")
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
     common.add_argument("--debug", action="store_true", help="show details behind errors")
+    return common
 
-    parser = argparse.ArgumentParser(prog="kiltshop", description="MacGrudder's kilt shop.", parents=[common])
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiltshop", description="MacGrudder's kilt shop.",
+                                     parents=[_common_options(False)])
+    common = _common_options(True)
     parser.add_argument("--version", action="version", version=f"kiltshop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -261,7 +268,9 @@ async def run_client_command(settings: Settings, args: argparse.Namespace) -> No
 def run_service(settings: Settings) -> None:
     from app.service.shop_service import ShopService
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # main() has already configured logging for client commands (warnings only); the service logs more.
+    logging.basicConfig(level=min(logging.INFO, logging.getLogger().level),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     if settings.broker_user == "guest":
         logging.getLogger("kiltshop").warning(
             "Development mode: connected as the broker's 'guest' user. Fine on one machine, not for real use."
@@ -277,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.debug and args.command not in ("service", "app"):
+        # The broker libraries log every failed attempt; a command says what went wrong in one line itself.
+        for name in ("aiormq", "aio_pika"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         settings = load_settings(broker_url=args.broker_url, namespace=args.namespace,
                                  database_url=getattr(args, "database_url", None))

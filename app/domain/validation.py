@@ -22,6 +22,7 @@ MAX_TEXT = {"name": 200, "email": 254, "phone": 32, "address": 1000, "notes": 40
 MAX_ITEMS = 50
 MAX_QUANTITY = 1000
 MAX_UNIT_PRICE_PENCE = 10_000_000  # a hundred thousand pounds for one kilt is a typo
+MAX_INT = 2**31 - 1  # the largest id, version or number the store's integer columns hold
 
 
 def _type_name(value: Any) -> str:
@@ -58,7 +59,9 @@ def as_int(value: Any, field: str, minimum: int | None = None, maximum: int | No
         raise InvalidError(f"'{field}' must be a whole number, not {_type_name(value)}.", field=field)
     if minimum is not None and value < minimum:
         raise InvalidError(f"'{field}' must be at least {minimum} (got {value}).", field=field)
-    if maximum is not None and value > maximum:
+    if maximum is None:
+        maximum = MAX_INT
+    if value > maximum:
         raise InvalidError(f"'{field}' must be at most {maximum} (got {value}).", field=field)
     return value
 
@@ -69,6 +72,8 @@ def as_text(value: Any, field: str, *, required: bool = False, max_len: int = 10
     if not isinstance(value, str):
         raise InvalidError(f"'{field}' must be text, not {_type_name(value)}.", field=field)
     value = value.strip()
+    if "\x00" in value:  # PostgreSQL cannot store it in text; no person types it
+        raise InvalidError(f"'{field}' contains a NUL character (\\x00), which text here cannot hold.", field=field)
     if required and not value:
         raise InvalidError(f"'{field}' is required and cannot be empty.", field=field)
     if len(value) > max_len:
@@ -149,7 +154,8 @@ def clean_page(params: dict[str, Any], default_limit: int, max_limit: int) -> tu
     cursor = params.get("cursor")
     if cursor is None:
         return limit, None
-    if isinstance(cursor, str) and cursor.isdigit():
+    # isascii: str.isdigit() also accepts digits such as '²' that int() refuses
+    if isinstance(cursor, str) and cursor.isascii() and cursor.isdigit() and int(cursor) <= MAX_INT:
         return limit, int(cursor)
     raise InvalidError("'cursor' is not one this service handed out; pass back next_cursor as is.", field="cursor")
 

@@ -75,9 +75,22 @@ class OutboxRelay:
             self.published += len(confirmed)
         return len(confirmed)
 
-    async def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Let run() return once its current batch is done (it keeps the lease for a final drain())."""
         self._stopping = True
         self._wake.set()
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Publish what is still unsent before shutting down: only while holding the lease, and only once run()
+        has returned, so that no other publisher (here or in another service) sends the same rows."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and await self._outbox.take_lease(self._holder, LEASE_SECONDS):
+            if not await asyncio.wait_for(self.flush(), max(0.1, deadline - loop.time())):
+                return
+
+    async def stop(self) -> None:
+        self.request_stop()
         try:
             await self._outbox.release_lease(self._holder)
         except Exception as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
-from aiormq.exceptions import AMQPError, DeliveryError
+from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
 
 from app.contract import CONTENT_TYPE, Names
 from app.messaging.wire import dumps, loads
@@ -93,6 +93,12 @@ class RpcClient:
             except DeliveryError:
                 raise ServiceUnavailable(
                     "The shop service is not running: nobody is there to take the call."
+                ) from None
+            except ChannelNotFoundEntity:
+                # The broker is there, but the service never declared this shop's exchanges on it.
+                raise ServiceUnavailable(
+                    f"The shop service is not running: it has never started for the shop "
+                    f"{self._names.namespace!r} on this broker."
                 ) from None
             except (AMQPError, ConnectionError, RuntimeError) as exc:
                 raise ServiceUnavailable(f"The connection to the message broker is down ({exc}).") from None

@@ -170,6 +170,8 @@ def _parse(message: AbstractIncomingMessage) -> Call:
         params = loads(message.body) if message.body.strip() else {}
     except (UnicodeDecodeError, ValueError) as exc:
         raise Unusable(f"The request body is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise Unusable("The request body is JSON nested too deeply to read.") from None
     if not isinstance(params, dict):
         raise Unusable("The request body must be a JSON object of parameters.")
     if method in MUTATING_METHODS and not message.message_id:

@@ -58,12 +58,18 @@ class ShopService:
         if self.server is not None:
             await self.server.stop()
         if self.relay is not None and self._relay_task is not None:
+            # First let the relay loop finish its batch, then drain: a flush running beside the loop's own
+            # would publish the same rows twice.
+            self.relay.request_stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._relay_task), 5)
+            except Exception:
+                self._relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._relay_task
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.relay.flush(), 5)
+                await self.relay.drain(5)
             await self.relay.stop()
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
         if self.connection is not None:
             await self.connection.close()
         if self.store is not None:

@@ -7,11 +7,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+MIGRATION_LOCK_KEY = 0x6B696C74  # "kilt": the PostgreSQL advisory lock taken while migrating
 
 
 def is_sqlite(url: str) -> bool:
@@ -65,5 +66,13 @@ async def migrate(engine: AsyncEngine) -> None:
     def _upgrade(connection: Connection) -> None:
         command.upgrade(_alembic_config(connection), "head")
 
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    # Several services may start at once on one database: the first migrates, the others wait, then find the
+    # schema at head. SQLite: BEGIN IMMEDIATE (see write) takes the write lock up front, so a second process
+    # waits for it instead of failing to upgrade a read lock ("database is locked"). PostgreSQL: an advisory
+    # lock held until the migration transaction ends.
+    async with engine.connect() as conn:
+        await conn.execution_options(write=True)
+        async with conn.begin():
+            if not is_sqlite(str(engine.url)):
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            await conn.run_sync(_upgrade)
