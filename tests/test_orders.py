@@ -144,7 +144,8 @@ async def test_pickups_paging_and_totals(client: ShopClient) -> None:
         await advance(client, order, "start", "complete")
     await new_order(client, contact["id"])  # pending: not a pickup
     first = await client.call("pickups.list", {"limit": 2})
-    assert len(first["items"]) == 2 and first["total_due_pence"] == 2 * ITEM["unit_price_pence"]
+    assert len(first["items"]) == 2
+    assert first["count"] == 3 and first["total_due_pence"] == 3 * ITEM["unit_price_pence"]  # all pages
     rest = await client.call("pickups.list", {"limit": 2, "cursor": first["next_cursor"]})
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert {o["status"] for o in first["items"] + rest["items"]} == {"completed"}

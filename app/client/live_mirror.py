@@ -81,6 +81,7 @@ class LiveShop:
         self._syncing = False
         self._buffer: list[dict[str, Any]] = []
         self._resync_task: asyncio.Task[None] | None = None
+        self._resync_wanted = False
         self.progress: Callable[[str, int], None] | None = None
         self.synced: Callable[[], None] | None = None
         self.failed: Callable[[BaseException], None] | None = None
@@ -92,16 +93,21 @@ class LiveShop:
         await self.resync()
 
     def request_resync(self) -> None:
+        # A request while a resync runs (a gap found replaying its buffer) makes it go round once more.
+        self._resync_wanted = True
         if self._resync_task is None or self._resync_task.done():
             self._resync_task = asyncio.get_running_loop().create_task(self._resync_quietly())
 
     async def _resync_quietly(self) -> None:
-        try:
-            await self.resync()
-        except Exception as exc:  # offline again: the next reconnect asks once more
-            log.info("resync failed: %s", exc)
-            if self.failed:
-                self.failed(exc)
+        while self._resync_wanted:
+            self._resync_wanted = False
+            try:
+                await self.resync()
+            except Exception as exc:  # offline again: the next reconnect asks once more
+                log.info("resync failed: %s", exc)
+                if self.failed:
+                    self.failed(exc)
+                return
 
     async def resync(self) -> None:
         self._syncing = True

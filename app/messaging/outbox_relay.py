@@ -18,7 +18,9 @@ from app.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 10.0
+LEASE_SECONDS = 6.0  # after a crash, another relay takes over within this long
+FLUSH_SECONDS = LEASE_SECONDS / 3  # a batch stops early so it always ends well inside the lease
+PUBLISH_TIMEOUT = 1.5
 IDLE_POLL_SECONDS = 1.0  # also picks up rows committed by other service processes
 RETRY_SECONDS = 1.0
 
@@ -53,8 +55,12 @@ class OutboxRelay:
         """Publish one batch of unsent rows; returns how many were confirmed."""
         rows = await self._outbox.pending(batch)
         confirmed: list[int] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FLUSH_SECONDS
         try:
             for row in rows:
+                if loop.time() > deadline:
+                    break  # the lease is renewed before the next batch
                 await self._exchange.publish(
                     aio_pika.Message(
                         row.body.encode("utf-8"),
@@ -66,7 +72,7 @@ class OutboxRelay:
                         timestamp=datetime.now(UTC),
                     ),
                     routing_key=row.event,
-                    timeout=10,
+                    timeout=PUBLISH_TIMEOUT,
                 )
                 confirmed.append(row.seq)
         finally:

@@ -22,6 +22,8 @@ from app.messaging.wire import MAX_BODY_BYTES, dumps, error_reply, loads, ok_rep
 
 log = logging.getLogger(__name__)
 
+MAX_MESSAGE_ID = 200  # the store keeps message_ids of changes up to this length
+
 
 @dataclass(frozen=True)
 class Call:
@@ -176,6 +178,8 @@ def _parse(message: AbstractIncomingMessage) -> Call:
         raise Unusable("The request body must be a JSON object of parameters.")
     if method in MUTATING_METHODS and not message.message_id:
         raise Unusable(f"{method} changes something, so the request must carry a message_id.")
+    if message.message_id and len(message.message_id) > MAX_MESSAGE_ID:
+        raise Unusable(f"The message_id is {len(message.message_id)} characters long; at most {MAX_MESSAGE_ID}.")
     return Call(
         method=method,
         params=params,

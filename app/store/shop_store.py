@@ -214,9 +214,9 @@ class ShopStore:
     async def list_contacts(self, q: str | None, limit: int, cursor: int | None) -> dict[str, Any]:
         query = select(contacts)
         if q:
-            like = f"%{q.lower()}%"
+            needle = q.lower()
             query = query.where(
-                or_(*(func.lower(col).like(like) for col in
+                or_(*(func.lower(col).contains(needle, autoescape=True) for col in
                       (contacts.c.name, contacts.c.email, contacts.c.phone, contacts.c.address)))
             )
         async with self.read() as conn:
@@ -282,10 +282,11 @@ class ShopStore:
         if contact_id is not None:
             query = query.where(orders.c.contact_id == contact_id)
         if q:
-            like = f"%{q.lower()}%"
-            by_name = select(contacts.c.id).where(func.lower(contacts.c.name).like(like))
+            needle = q.lower()
+            by_name = select(contacts.c.id).where(func.lower(contacts.c.name).contains(needle, autoescape=True))
             query = query.where(
-                or_(func.lower(orders.c.number).like(like), func.lower(orders.c.notes).like(like),
+                or_(func.lower(orders.c.number).contains(needle, autoescape=True),
+                    func.lower(orders.c.notes).contains(needle, autoescape=True),
                     orders.c.contact_id.in_(by_name))
             )
         return query
@@ -317,6 +318,10 @@ class ShopStore:
         async with self.read() as conn:
             seq = await self.current_seq(conn)
             rows, next_cursor = await _page(conn, query, orders.c.id, limit, cursor)
+            count, due = (await conn.execute(
+                select(func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
+                .where(orders.c.status == OrderStatus.COMPLETED.value)
+            )).one()
         items = []
         for row in rows:
             entity = order_entity(row)
@@ -329,7 +334,7 @@ class ShopStore:
             items.append(entity)
         return {
             "items": items, "seq": seq, "next_cursor": next_cursor,
-            "total_due_pence": sum(i["amount_due_pence"] for i in items),
+            "count": int(count), "total_due_pence": int(due),  # over every page, not just this one
         }
 
     async def place_order(
