@@ -68,6 +68,15 @@ def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+def _refuse_readable_secret(path: Path, data: dict[str, Any]) -> None:
+    url = str(data.get("broker_url", ""))
+    if urlsplit(url).password is not None and path.stat().st_mode & 0o077:
+        raise ConfigError(
+            f"The config file {path} holds a broker password and other users can read it: run "
+            f"'chmod 600 {path}', or better keep the password in the keyring or KILTSHOP_BROKER_PASSWORD."
+        )
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
@@ -76,6 +85,7 @@ def _read_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"The config file {path} cannot be read: {exc}") from None
+    _refuse_readable_secret(path, data)
     unknown = sorted(set(data) - set(ENV) - {"call_timeout"})
     if unknown:
         raise ConfigError(f"The config file {path} has a setting this version does not know: {unknown[0]!r}.")

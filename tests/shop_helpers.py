@@ -228,13 +228,13 @@ class PrivateRabbit:
     touch the machine's shared broker on 5672.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, extra_conf: str = "") -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="kiltshop-rabbit-"))
         self.port = free_port()
         self.dist_port = free_port()
         self.nodename = f"kiltshop-test-{uuid.uuid4().hex[:8]}@localhost"
         (self.dir / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n{extra_conf}"
         )
         (self.dir / "enabled_plugins").write_text("[].\n")
         self.env = {

@@ -56,7 +56,8 @@ class ShopClient:
         self._connection.close_callbacks.add(self._on_close)
         self._connection.reconnect_callbacks.add(self._on_reconnect)
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._rpc = RpcClient(self._channel, self.names, self.user, self.app_id, self.timeout)
+        reply_channel = await self._connection.channel()
+        self._rpc = RpcClient(self._channel, self.names, self.user, self.app_id, self.timeout, reply_channel)
         await self._rpc.start()
         self._set_state(ConnectionState.CONNECTED)
 

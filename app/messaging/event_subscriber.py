@@ -7,6 +7,7 @@ nobody listens)."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -39,7 +40,10 @@ async def subscribe(
         arguments: Any = {"x-expires": expires_ms} if expires_ms else None
         queue = await channel.declare_queue(queue_name, durable=True, arguments=arguments)
     else:
-        queue = await channel.declare_queue(None, exclusive=True, auto_delete=True)
+        # Named under the namespace so a role's broker permissions can allow exactly these queues.
+        queue = await channel.declare_queue(
+            f"{names.namespace}.client.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
+        )
     for key in keys:
         await queue.bind(exchange, key)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
-from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
+from aiormq.exceptions import AMQPError, ChannelAccessRefused, ChannelNotFoundEntity, DeliveryError
 
 from app.contract import CONTENT_TYPE, Names
 from app.messaging.wire import dumps, loads
@@ -35,9 +35,12 @@ class ServiceUnavailable(CallError):
 
 class RpcClient:
     def __init__(self, channel: AbstractChannel, names: Names, user_id: str, app_id: str,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, reply_channel: AbstractChannel | None = None) -> None:
         """channel must be opened with publisher confirms and on_return_raises=True."""
         self._channel = channel
+        # Replies are consumed on a channel of their own: a refused publish (403) closes the publishing
+        # channel only, and the reply queue's consumer carries on.
+        self._reply_channel = reply_channel or channel
         self._names = names
         self._user_id = user_id
         self._app_id = app_id
@@ -49,7 +52,7 @@ class RpcClient:
     async def start(self) -> None:
         self._exchange = await self._channel.get_exchange(self._names.rpc_exchange, ensure=False)
         # The client names the queue itself, so a robust reconnect re-declares it under the same name.
-        self._reply_queue = await self._channel.declare_queue(
+        self._reply_queue = await self._reply_channel.declare_queue(
             f"{self._names.namespace}.reply.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
         )
         await self._reply_queue.consume(self._on_reply, no_ack=True)
@@ -99,6 +102,11 @@ class RpcClient:
                 raise ServiceUnavailable(
                     f"The shop service is not running: it has never started for the shop "
                     f"{self._names.namespace!r} on this broker."
+                ) from None
+            except ChannelAccessRefused:
+                # The broker's own permissions for this login do not cover the method.
+                raise CallError(
+                    "forbidden", f"Your login ({self._user_id}) may not use {method}.", {"method": method}
                 ) from None
             except (AMQPError, ConnectionError, RuntimeError) as exc:
                 raise ServiceUnavailable(f"The connection to the message broker is down ({exc}).") from None

@@ -18,6 +18,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 
 from app.contract import CONTENT_TYPE, METHODS, MUTATING_METHODS
 from app.domain.errors import ShopError
+from app.domain.roles import ANONYMOUS
 from app.messaging.wire import MAX_BODY_BYTES, dumps, error_reply, loads, ok_reply
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def _parse(message: AbstractIncomingMessage) -> Call:
         method=method,
         params=params,
         message_id=message.message_id,
-        user_id=message.user_id or "anonymous",
+        user_id=message.user_id or ANONYMOUS,
         app_id=message.app_id,
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 from app.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.domain.errors import InvalidError
 from app.domain.order_states import OrderStatus
+from app.domain.roles import authorize, role_for_user
 from app.domain.validation import (
     CONTACT_FIELDS,
     as_int,
@@ -29,8 +30,11 @@ PAGE_PARAMS = ("limit", "cursor")
 
 
 class ShopHandlers:
-    def __init__(self, store: ShopStore) -> None:
+    def __init__(self, store: ShopStore, namespace: str | None = None, dev_mode: bool = True) -> None:
+        """With a namespace, every call is authorized by its caller's role (see app/domain/roles.py)."""
         self.store = store
+        self.namespace = namespace
+        self.dev_mode = dev_mode
         self.routes: dict[str, Callable[[Call], Awaitable[Any]]] = {
             "contacts.list": self.contacts_list,
             "contacts.get": self.contacts_get,
@@ -51,6 +55,8 @@ class ShopHandlers:
         route = self.routes.get(call.method)
         if route is None:
             raise InvalidError(f"'{call.method}' is not a method of this service.", field="method")
+        if self.namespace is not None:
+            authorize(role_for_user(call.user_id, self.namespace, self.dev_mode), call.method)
         return await route(call)
 
     def _mutate(self, call: Call, change: Callable[[Tx], Awaitable[dict[str, Any]]]) -> Awaitable[dict[str, Any]]:

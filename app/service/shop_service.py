@@ -29,6 +29,8 @@ class ShopService:
         self.settings = settings
         self.names = Names(settings.namespace)
         self._with_relay = relay
+        # Running as the broker's guest is development mode: guest callers may then do everything.
+        self.dev_mode = settings.broker_user == "guest"
         self.store: ShopStore | None = None
         self.connection: AbstractRobustConnection | None = None
         self.server: RpcServer | None = None
@@ -45,7 +47,8 @@ class ShopService:
         # Events and dead letters go out on a channel with publisher confirms.
         confirm_channel = await self.connection.channel(publisher_confirms=True)
         exchanges = await declare_exchanges(confirm_channel, self.names)
-        self.server = RpcServer(call_channel, exchanges["dead"], ShopHandlers(self.store))
+        self.server = RpcServer(call_channel, exchanges["dead"], ShopHandlers(
+            self.store, self.names.namespace, dev_mode=self.dev_mode))
         if self._with_relay:
             self.relay = OutboxRelay(Outbox(self.store), exchanges["events"])
             self.store.on_commit(self.relay.wake)

@@ -64,7 +64,7 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision; safe to run on every start."""
 
     def _upgrade(connection: Connection) -> None:
-        command.upgrade(_alembic_config(connection), "head")
+        command.upgrade(_alembic_config(connection), "heads")
 
     # Several services may start at once on one database: the first migrates, the others wait, then find the
     # schema at head. SQLite: BEGIN IMMEDIATE (see write) takes the write lock up front, so a second process
