@@ -40,14 +40,31 @@ class UiLoop:
     def open_window(self, qtbot: Any, login: BrokerLogin, role: str) -> RoleWindow:
         """A real role window, shown and loaded; closed with the loop even if the test fails."""
         window = RoleWindow(login, role)
-        qtbot.addWidget(window)
+        # pytest-qt closes (and deletes) its widgets before fixtures are torn down: shut the window first.
+        qtbot.addWidget(window, before_close_func=self._shut_window)
         window.show()
         self.windows.append(window)
         self.run(window.open())
         return window
 
+    def _shut_window(self, window: Any) -> None:
+        if window in self.windows and not self.loop.is_closed():
+            self.windows.remove(window)
+            try:
+                self.run(window.shut(), 10)
+            except Exception as exc:  # the test already failed; keep closing the rest
+                print(f"closing a window failed: {exc!r}")
+
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
-        return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        # Not loop.run_until_complete: qasync's ends with a processEvents() after it has unset the running
+        # loop, and a task stepped there (aiormq's writer getting its next frame) dies with "Queue is bound
+        # to a different event loop", which drops that window's broker connection.
+        future = asyncio.ensure_future(asyncio.wait_for(coro, timeout), loop=self.loop)
+        future.add_done_callback(lambda _f: self.loop.stop())
+        self.loop.run_forever()
+        if not future.done():
+            raise RuntimeError("The event loop stopped before the coroutine finished.")
+        return future.result()
 
     def wait_until(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
         async def poll() -> None:
