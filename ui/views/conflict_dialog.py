@@ -5,7 +5,6 @@ Opened with `await run_dialog(dialog)` (never exec()); the result is USE_THEIRS,
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.validation import CONTACT_TEXT_FIELDS, MEASUREMENT_FIELDS
+from ui.views.text import local_time
 
 USE_THEIRS = 10
 OVERWRITE = 11
@@ -63,10 +63,10 @@ def contact_differences(theirs: dict[str, Any], mine: dict[str, Any]) -> list[tu
 
 def when(iso: str) -> str:
     """'2025-03-01T14:32:10.123Z' -> '14:32' in this computer's time zone."""
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%H:%M")
-    except (TypeError, ValueError):
-        return iso[11:16] if len(iso) >= 16 else iso
+    moment = local_time(iso)
+    if moment is not None:
+        return moment.strftime("%H:%M")
+    return iso[11:16] if len(iso) >= 16 else iso
 
 
 class ConflictDialog(QDialog):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -43,7 +42,7 @@ from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
 from ui.partials.tasks import run_dialog
 from ui.views.conflict_dialog import FIELD_LABELS, OVERWRITE, USE_THEIRS, ConflictDialog, when
 from ui.views.role_view import RoleView
-from ui.views.text import STATUS_WORDS, money
+from ui.views.text import STATUS_WORDS, local_time, money
 
 ERROR_STYLE = "color: #b3261e;"
 INVALID_STYLE = "border: 1px solid #b3261e; border-radius: 2px;"
@@ -62,14 +61,6 @@ def plain_message(exc: InvalidError | CallError) -> str:
 
 def one_line(text: str | None) -> str:
     return ", ".join(part.strip() for part in (text or "").splitlines() if part.strip())
-
-
-def local_time(iso: str) -> datetime | None:
-    """The service's UTC timestamps ('2025-03-01T14:32:10.123Z') in this computer's time zone."""
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone()
-    except (TypeError, ValueError):
-        return None
 
 
 def short_time(iso: str) -> str:

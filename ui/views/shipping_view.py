@@ -32,7 +32,12 @@ from ui.application import icon
 from ui.partials.filter_proxy import SearchProxy
 from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
 from ui.views.role_view import RoleView
-from ui.views.text import money, order_items_html
+from ui.views.text import local_time, money, order_items_html
+
+
+def ready_since(order: dict[str, Any]) -> str:
+    at = local_time(order["updated_at"])
+    return f"{at.day} {at:%b %H:%M}" if at else order["updated_at"]
 
 
 class ShippingView(RoleView):
@@ -45,7 +50,7 @@ class ShippingView(RoleView):
             Column("Collect from", lambda o: (contact(o["contact_id"]) or {}).get("address", "")),
             Column("Phone", lambda o: (contact(o["contact_id"]) or {}).get("phone", "")),
             Column("To bill", lambda o: money(o["total_pence"]), lambda o: o["total_pence"]),
-            Column("Ready since", lambda o: o["updated_at"][:16].replace("T", " ")),
+            Column("Ready since", ready_since, lambda o: o["updated_at"]),
         ], self)
         self.proxy = SearchProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -62,6 +67,8 @@ class ShippingView(RoleView):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.totals = QLabel()
         self.totals.setObjectName("pickupTotals")
@@ -72,11 +79,17 @@ class ShippingView(RoleView):
         self.details.setObjectName("pickupDetails")
         self.notices = QListWidget()
         self.notices.setObjectName("noticeList")
+        self.notices.setWordWrap(True)
+        self.no_notices = QLabel("No notices yet. The moment MacGrudder marks a kilt completed, it shows here"
+                                 + (" and in the tray." if QSystemTrayIcon.isSystemTrayAvailable() else "."))
+        self.no_notices.setWordWrap(True)
+        self.no_notices.setObjectName("noNotices")
         notices_box = QWidget()
         notices_layout = QVBoxLayout(notices_box)
         notices_layout.setContentsMargins(0, 0, 0, 0)
         notices_title = QLabel("<b>Notices</b>")
         notices_layout.addWidget(notices_title)
+        notices_layout.addWidget(self.no_notices)
         notices_layout.addWidget(self.notices)
 
         top = QHBoxLayout()
@@ -126,7 +139,9 @@ class ShippingView(RoleView):
     # -- notices --------------------------------------------------------------------------------
 
     def show_notice(self, notice: Notice) -> None:
-        self.notices.insertItem(0, f"{notice.at[11:16]}  {notice.text}")
+        at = local_time(notice.at)
+        self.notices.insertItem(0, f"{at:%H:%M}  {notice.text}" if at else notice.text)
+        self.no_notices.hide()
         if self.tray is not None:
             self.tray.showMessage(notice.title, notice.text, QSystemTrayIcon.MessageIcon.Information, 10000)
 

@@ -40,8 +40,8 @@ from app.domain.validation import MAX_QUANTITY, MAX_UNIT_PRICE_PENCE, clean_item
 from ui.partials.mirror_table_model import ENTITY_ROLE, ID_ROLE, SORT_ROLE, Column, MirrorTableModel
 from ui.partials.tasks import run_dialog
 from ui.views.role_view import RoleView
-from ui.views.sales_view import ERROR_STYLE, NOTE_STYLE, ContactForm, local_time, plain_message
-from ui.views.text import STATUS_WORDS, money
+from ui.views.sales_view import ERROR_STYLE, NOTE_STYLE, ContactForm, plain_message
+from ui.views.text import STATUS_WORDS, local_time, money
 
 LOCKED_STYLE = "background: #eef3fb; border: 1px solid #9fb7dd; border-radius: 4px; padding: 6px;"
 MESSAGE_STYLE = "background: #fff3b0; border: 1px solid #e0c050; border-radius: 4px; padding: 6px;"

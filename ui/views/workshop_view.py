@@ -9,7 +9,6 @@ them; the side panel shows everything about the selected order, its history fetc
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -47,7 +46,7 @@ from ui.partials.filter_proxy import SearchProxy
 from ui.partials.mirror_table_model import ENTITY_ROLE, ID_ROLE, Column, MirrorTableModel
 from ui.partials.tasks import spawn
 from ui.views.role_view import RoleView
-from ui.views.text import STATUS_WORDS, money, order_items_html
+from ui.views.text import STATUS_WORDS, local_time, money, order_items_html
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -76,18 +75,6 @@ ACTION_WORDS = {
 
 
 # -- words ------------------------------------------------------------------------------------------
-
-
-def local_time(at: str | None) -> datetime | None:
-    if not at:
-        return None
-    try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone()
 
 
 def day_text(at: str | None) -> str:
