@@ -31,7 +31,7 @@ if [[ $# -eq 0 ]]; then
     set -- tests
 fi
 
-run_step ruff "$KILTSHOP_VENV/bin/ruff" check app ui tests
+run_step ruff "$KILTSHOP_VENV/bin/ruff" check app ui tests bench scripts
 run_step mypy "$KILTSHOP_VENV/bin/mypy" app ui
 
 pytest_rc=0
