@@ -32,6 +32,7 @@ class OutboxRelay:
         self._holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
         self._stopping = False
+        self._renew_at = 0.0  # loop time after which the lease must be renewed before publishing
         self.published = 0
 
     def wake(self) -> None:
@@ -42,7 +43,7 @@ class OutboxRelay:
         while not self._stopping:
             self._wake.clear()  # cleared before looking, so a commit made while we look is not missed
             try:
-                if await self._outbox.take_lease(self._holder, LEASE_SECONDS) and await self.flush():
+                if await self._hold_lease() and await self.flush():
                     continue  # there may be more; keep going without waiting
                 await self._sleep(IDLE_POLL_SECONDS)
             except asyncio.CancelledError:
@@ -50,6 +51,17 @@ class OutboxRelay:
             except Exception as exc:  # broker or database away: rows stay unsent and are retried
                 log.warning("outbox relay: %s; retrying", exc)
                 await self._sleep(RETRY_SECONDS)
+
+    async def _hold_lease(self) -> bool:
+        """Take or renew the lease, writing to the store only once a third of it has passed."""
+        now = asyncio.get_running_loop().time()
+        if now < self._renew_at:
+            return True
+        if await self._outbox.take_lease(self._holder, LEASE_SECONDS):
+            self._renew_at = now + LEASE_SECONDS / 3
+            return True
+        self._renew_at = 0.0
+        return False
 
     async def flush(self, batch: int = 200) -> int:
         """Publish one batch of unsent rows; returns how many were confirmed."""

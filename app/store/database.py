@@ -28,7 +28,9 @@ def make_engine(url: str) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Every transaction ends in an explicit COMMIT or ROLLBACK, so the pool need not roll back again
+        # on check-in (with aiosqlite each statement is a hop to its thread).
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None)
         _sqlite_transactions(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
