@@ -86,7 +86,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"The config file {path} cannot be read: {exc}") from None
     _refuse_readable_secret(path, data)
-    unknown = sorted(set(data) - set(ENV) - {"call_timeout"})
+    unknown = sorted(set(data) - set(ENV) - set(NOTIFIER_ENV) - {"call_timeout"})
     if unknown:
         raise ConfigError(f"The config file {path} has a setting this version does not know: {unknown[0]!r}.")
     return data
@@ -117,3 +117,106 @@ def load_settings(**flags: Any) -> Settings:
     if urlsplit(settings.broker_url).scheme not in ("amqp", "amqps"):
         raise ConfigError(f"The broker address must start with amqp:// or amqps:// (got {settings.broker_url!r}).")
     return settings
+
+
+# -- the notifier (`kiltshop notifier`): SMTP server, sender, recipients ------------------------------------
+
+NOTIFIER_ENV = {
+    "smtp_host": "KILTSHOP_SMTP_HOST",
+    "smtp_port": "KILTSHOP_SMTP_PORT",
+    "smtp_tls": "KILTSHOP_SMTP_TLS",
+    "smtp_user": "KILTSHOP_SMTP_USER",
+    "smtp_sender": "KILTSHOP_SMTP_SENDER",
+    "smtp_cafile": "KILTSHOP_SMTP_CAFILE",
+    "notify_shipping": "KILTSHOP_NOTIFY_SHIPPING",
+    "notify_workshop": "KILTSHOP_NOTIFY_WORKSHOP",
+    "collect_from": "KILTSHOP_COLLECT_FROM",
+    "notify_retry_for": "KILTSHOP_NOTIFY_RETRY_FOR",
+}
+SMTP_PASSWORD_ENV = "KILTSHOP_SMTP_PASSWORD"  # environment only: never in the config file
+SMTP_TLS_MODES = ("starttls", "tls", "none")
+SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+DEFAULT_RETRY_FOR = 15 * 60.0  # seconds a failing mail is retried before it is dead-lettered
+
+
+@dataclass(frozen=True)
+class NotifierSettings:
+    """Where and how the notifier sends mail. Recipients here get every notice of their kind at once; people
+    with notice settings in the shop (notices.settings.set) get them as they chose."""
+
+    smtp_host: str
+    smtp_sender: str
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # STARTTLS on the submission port; "tls" = TLS from the start (465); "none"
+    smtp_user: str = ""
+    smtp_cafile: str = ""  # a CA bundle to trust (for a server with its own certificate authority)
+    notify_shipping: tuple[str, ...] = ()  # addresses told of every order.completed
+    notify_workshop: tuple[str, ...] = ()  # addresses told of every order.placed
+    collect_from: str = "the workshop"  # where the shipping side collects a ready kilt
+    retry_for: float = DEFAULT_RETRY_FOR
+    smtp_timeout: float = 60.0
+
+    @property
+    def smtp_address(self) -> str:
+        return f"{self.smtp_host}:{self.smtp_port}"
+
+
+def _addresses(value: Any, key: str) -> tuple[str, ...]:
+    from app.domain.validation import EMAIL_RE
+
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    addresses = tuple(str(a).strip() for a in items if str(a).strip())
+    for address in addresses:
+        if not EMAIL_RE.match(address):
+            raise ConfigError(f"The setting {key} holds {address!r}, which is not an e-mail address.")
+    return addresses
+
+
+def load_notifier_settings(**flags: Any) -> NotifierSettings:
+    """The notifier's settings from flags (None: not given), environment, config file; plain-words errors."""
+    file_values = _read_file(config_path())
+    raw: dict[str, Any] = {}
+    for key, env_name in NOTIFIER_ENV.items():
+        if flags.get(key) not in (None, "", ()):
+            raw[key] = flags[key]
+        elif os.environ.get(env_name):
+            raw[key] = os.environ[env_name]
+        elif file_values.get(key) not in (None, ""):
+            raw[key] = file_values[key]
+    host = str(raw.get("smtp_host", "")).strip()
+    if not host:
+        raise ConfigError("The notifier needs an SMTP server: give --smtp-host, or set KILTSHOP_SMTP_HOST "
+                          "(or smtp_host in the config file).")
+    tls = str(raw.get("smtp_tls", "starttls")).strip().lower()
+    if tls not in SMTP_TLS_MODES:
+        raise ConfigError(f"The SMTP security {tls!r} is not known: use one of {', '.join(SMTP_TLS_MODES)}.")
+    try:
+        port = int(raw.get("smtp_port") or SMTP_DEFAULT_PORTS[tls])
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"The SMTP port {raw.get('smtp_port')!r} is not a port number (1 to 65535).") from None
+    user = str(raw.get("smtp_user", "")).strip()
+    sender = str(raw.get("smtp_sender", "")).strip() or (user if "@" in user else "")
+    if not sender:
+        raise ConfigError("The notifier needs a sender address for its mails: give --smtp-sender, or set "
+                          "KILTSHOP_SMTP_SENDER (or smtp_sender in the config file).")
+    _addresses(sender, "smtp_sender")
+    try:
+        retry_for = float(raw.get("notify_retry_for", DEFAULT_RETRY_FOR))
+        if retry_for <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"notify_retry_for must be a number of seconds above 0 (got {raw['notify_retry_for']!r}).") \
+            from None
+    cafile = str(raw.get("smtp_cafile", "")).strip()
+    if cafile and not Path(cafile).is_file():
+        raise ConfigError(f"The SMTP CA file {cafile} does not exist.")
+    return NotifierSettings(
+        smtp_host=host, smtp_port=port, smtp_tls=tls, smtp_user=user, smtp_sender=sender, smtp_cafile=cafile,
+        notify_shipping=_addresses(raw.get("notify_shipping", ""), "notify_shipping"),
+        notify_workshop=_addresses(raw.get("notify_workshop", ""), "notify_workshop"),
+        collect_from=str(raw.get("collect_from", "")).strip() or "the workshop",
+        retry_for=retry_for,
+    )
+

@@ -18,6 +18,11 @@ METHODS: tuple[str, ...] = (
     "contacts.get",
     "contacts.create",
     "contacts.update",
+    # the review queue of possible duplicates and merging (one word after the dot: the `contacts.*` binding)
+    "contacts.duplicates",
+    "contacts.flag_duplicate",
+    "contacts.keep_apart",
+    "contacts.merge",
     "orders.list",
     "orders.get",
     "orders.place",
@@ -27,6 +32,9 @@ METHODS: tuple[str, ...] = (
     "orders.complete",
     "orders.collect",
     "pickups.list",
+    "pickups.billing",
+    "notices.settings.get",
+    "notices.settings.set",
 )
 
 # Calls that change something: they must carry a message_id (the idempotency key).
@@ -34,27 +42,38 @@ MUTATING_METHODS: frozenset[str] = frozenset(
     {
         "contacts.create",
         "contacts.update",
+        "contacts.flag_duplicate",
+        "contacts.keep_apart",
+        "contacts.merge",
         "orders.place",
         "orders.amend",
         "orders.cancel",
         "orders.start",
         "orders.complete",
         "orders.collect",
+        "notices.settings.set",
     }
 )
 
 EVENTS: tuple[str, ...] = (
     "contact.created",
     "contact.updated",
+    "contact.merged",
     "order.placed",
     "order.amended",
     "order.started",
     "order.completed",
     "order.cancelled",
     "order.collected",
+    "order.moved",  # contacts.merge: the order now belongs to the contact that stays
+    "duplicate.queued",
+    "duplicate.resolved",
 )
 
-RPC_GROUPS: tuple[str, ...] = ("contacts", "orders", "pickups")
+RPC_GROUPS: tuple[str, ...] = ("contacts", "orders", "pickups", "notices")
+
+# A group's methods have one more dot than `group.*` matches (notices.settings.get): its queue is bound with `#`.
+RPC_BINDING_KEYS: dict[str, str] = {"notices": "notices.#"}
 
 ERROR_CODES: tuple[str, ...] = ("invalid", "not_found", "conflict", "locked", "forbidden", "internal")
 
@@ -90,7 +109,11 @@ class Names:
 
     def rpc_bindings(self) -> dict[str, str]:
         """Service queue name -> binding key on the rpc exchange."""
-        return {self.rpc_queue(group): f"{group}.*" for group in RPC_GROUPS}
+        return {self.rpc_queue(group): RPC_BINDING_KEYS.get(group, f"{group}.*") for group in RPC_GROUPS}
+
+    def notifier_queue(self, purpose: str) -> str:
+        """The notifier's durable queue for one kind of notice (see app/notifier/notifier.py)."""
+        return f"{self.namespace}.notifier.{purpose}"
 
 
 def method_group(method: str) -> str:

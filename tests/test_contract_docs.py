@@ -47,14 +47,16 @@ from app.contract import (
 )
 from app.domain import order_states
 from app.domain.errors import ConflictError, InvalidError, LockedError, ShopError
+from app.domain.notices import default_settings
 from app.domain.validation import CONTACT_FIELDS, ITEM_FIELDS, MEASUREMENT_FIELDS
 from app.messaging import rpc_server, topology
 from app.messaging.outbox_relay import OutboxRelay
 from app.messaging.rpc_server import Call
 from app.messaging.wire import MAX_BODY_BYTES
 from app.service.handlers import ShopHandlers
+from app.store import duplicate_store, shop_store
 from app.store import schema as tables
-from app.store import shop_store
+from app.store.duplicate_store import duplicate_entity
 from app.store.outbox import Outbox
 from app.store.shop_store import ShopStore, contact_entity, order_entity
 
@@ -129,7 +131,7 @@ def md_methods(path: Path) -> dict[str, dict[str, Any]]:
     """method -> {queue, mutating, params: {name: required}, request, reply} from the `### \\`method\\`` sections."""
     methods: dict[str, dict[str, Any]] = {}
     for title, body in md_sections(md_doc(path)["Methods"], 3).items():
-        heading = re.fullmatch(r"`([a-z_]+\.[a-z_]+)`", title)
+        heading = re.fullmatch(r"`([a-z_]+(?:\.[a-z_]+)+)`", title)  # notices.settings.get has two dots
         assert heading, f"every heading under Methods must be a method name in backticks, not {title!r}"
         queue = re.search(r"^- Queue: `([^`]+)`$", body, re.M)
         mutating = re.search(r"^- Mutating: (yes|no)$", body, re.M)
@@ -396,8 +398,8 @@ def check_methods(md_path: Path, api_path: Path) -> list[str]:
 
 
 def store_event_keys() -> set[str]:
-    source = inspect.getsource(shop_store) + inspect.getsource(order_states)
-    return set(re.findall(r"\"((?:contact|order)\.[a-z_]+)\"", source)) | {
+    source = inspect.getsource(shop_store) + inspect.getsource(order_states) + inspect.getsource(duplicate_store)
+    return set(re.findall(r"\"((?:contact|order|duplicate)\.[a-z_]+)\"", source)) | {
         event for _, _, event in order_states.TRANSITIONS.values()
     }
 
@@ -428,7 +430,7 @@ def check_events(md_path: Path, api_path: Path) -> list[str]:
             if payload["properties"].get("event", {}).get("const") != event:
                 problems.append(f"asyncapi: the {event} message's payload must have event: const {event}")
             data = resolve(api, payload["properties"].get("data", {}))
-            want = "Contact" if event.startswith("contact.") else "Order"
+            want = {"contact": "Contact", "order": "Order", "duplicate": "DuplicatePair"}[event.split(".")[0]]
             if data != api["components"]["schemas"][want]:
                 problems.append(f"asyncapi: the {event} message's data must be a {want}")
     problems += set_diff(
@@ -552,6 +554,9 @@ def check_entities(md_path: Path, api_path: Path) -> list[str]:
         "Order": ("Order", set(order_entity(order_row))),
         "Order item": ("OrderItem", set(ITEM_FIELDS)),
         "History entry": ("HistoryEntry", history_keys),
+        "Duplicate pair": ("DuplicatePair", set(duplicate_entity(
+            type("Row", (), {"_mapping": {c.name: None for c in tables.duplicates.c}})()))),
+        "Notice settings": ("NoticeSettings", set(default_settings("u", "shipping"))),
     }
     problems: list[str] = []
     for md_title, (schema_name, code_keys) in pairs.items():
@@ -576,7 +581,7 @@ def check_entities(md_path: Path, api_path: Path) -> list[str]:
     contact_params = flatten(api, schemas["ContactsCreateParams"])["properties"]
     problems += set_diff("contact fields", CONTACT_FIELDS, contact_params, "validation.py", "ContactsCreateParams")
     history_actions = set(schemas["HistoryEntry"]["properties"]["action"]["enum"])
-    store_actions = {"created", "updated", "placed", "amended"} | {e.split(".")[1] for _, _, e in
+    store_actions = {"created", "updated", "merged", "placed", "amended", "moved"} | {e.split(".")[1] for _, _, e in
                                                                    order_states.TRANSITIONS.values()}
     problems += set_diff("history actions", store_actions, history_actions, "the store", "asyncapi HistoryEntry")
     statuses = {s.value for s in order_states.OrderStatus}
@@ -771,6 +776,42 @@ async def run_every_method(store: ShopStore) -> tuple[dict[str, list[Any]], dict
     other = await call("orders.place", {"contact_id": contact["id"], "items": [item], "notes": "Sporran too"})
     other = await call("orders.cancel", {"id": other["id"], "version": 1})
     refusals["invalid"] = await refusal("orders.cancel", {"id": other["id"], "version": other["version"]})
+    # possible duplicates and merging: three new contacts; the second one's order moves to the first
+    isla = await call("contacts.create", {"name": "Isla Cameron", "phone": "07700 900555"})
+    twin = await call("contacts.create", {"name": "Isla Camerson", "phone": "07700 900555"})
+    third = await call("contacts.create", {"name": "Isla C.", "phone": "07700 900555"})
+    await call("orders.place", {"contact_id": twin["id"], "items": [item]})
+    await call("contacts.flag_duplicate", {"first_id": twin["id"], "second_id": isla["id"], "score": 92,
+                                           "reason": "similar names (92%) and the same phone"})
+    apart = await call("contacts.flag_duplicate", {"first_id": isla["id"], "second_id": third["id"]})
+    await call("contacts.keep_apart", {"id": apart["id"], "version": apart["version"]})
+    stale = await call("contacts.flag_duplicate", {"first_id": twin["id"], "second_id": third["id"], "reason": None})
+    await call("contacts.duplicates", {})
+    merged = await call("contacts.merge", {"keep_id": isla["id"], "keep_version": 1, "merge_id": twin["id"],
+                                           "merge_version": 1, "email": "isla@example.org"})
+    assert merged["merged"]["merged_into"] == isla["id"] and merged["orders"][0]["contact_id"] == isla["id"]
+    assert {p["status"] for p in merged["pairs"]} == {"merged"}  # (isla, third) was kept apart: not asked again
+    refusals["pair_conflict"] = await refusal("contacts.keep_apart", {"id": stale["id"], "version": 1})
+    await call("contacts.duplicates", {"status": "all", "limit": 500})
+    await call("contacts.list", {"merged": True})
+    # billing and notices (after the order above was collected and another one completed)
+    ready = await call("orders.place", {"contact_id": contact["id"], "items": [item]})
+    ready = await call("orders.start", {"id": ready["id"], "version": 1})
+    await call("orders.complete", {"id": ready["id"], "version": ready["version"]})
+    billing = await call("pickups.billing", {"since": None, "limit": 1})
+    assert billing["count"] == 2 and billing["next_cursor"] is not None
+    await call("pickups.billing", {"since": billing["days"][0]["date"], "until": billing["days"][-1]["date"],
+                                   "cursor": billing["next_cursor"]})
+    await call("pickups.list", {})
+    await call("notices.settings.get", {"role": "shipping"})
+    saved = await call("notices.settings.set", {"role": "shipping", "version": 0, "email_enabled": True,
+                                                "email": "dougie@example.org", "quiet_start": "21:00",
+                                                "quiet_end": "07:00"})
+    await call("notices.settings.set", {"role": "shipping", "version": saved["version"], "quiet_start": None,
+                                        "quiet_end": None, "digest": True})
+    await call("notices.settings.get", {"role": "shipping"})
+    refusals["notice_conflict"] = await refusal("notices.settings.set", {"role": "shipping", "version": 1,
+                                                                         "digest": False})
     await call("contacts.list", {"limit": 1})
     await call("contacts.get", {"id": contact["id"]})
     await call("orders.list", {"contact_id": contact["id"]})
@@ -1036,9 +1077,67 @@ def test_an_undocumented_result_key_is_caught() -> None:
         "id": 1, "name": "A", "email": "", "phone": "", "address": "", "notes": "", "version": 1,
         "measurements": {"waist_cm": None, "hip_cm": None, "length_cm": None},
         "created_at": "2026-03-14T09:26:53.589Z", "updated_at": "2026-03-14T09:26:53.589Z", "updated_by": "t",
+        "merged_into": None,
     }
     schema = api["components"]["schemas"]["Contact"]
     assert conform(api, schema, contact) == []
     assert conform(api, schema, {**contact, "loyalty_points": 3})
     assert conform(api, schema, {k: v for k, v in contact.items() if k != "notes"})
     assert conform(api, schema, {**contact, "version": "1"})
+
+
+# -- pickups.billing and the notices methods ------------------------------------------------------------
+
+
+async def test_notice_settings_conflict_details_conform(shop: ShopStore) -> None:
+    api = load_api(ASYNCAPI)
+    _, refusals = await run_every_method(shop)
+    refused = refusals["notice_conflict"]
+    assert isinstance(refused, ConflictError)
+    assert conform(api, api["components"]["schemas"]["ConflictDetails"], refused.details) == []
+    assert refused.details["current"]["version"] == 2 and refused.details["your_version"] == 1
+    assert "conflict" in api_send_operations(api)["notices.settings.set"]["x-errors"]
+
+
+async def test_a_notices_binding_that_misses_two_dot_names_is_caught(tmp_path: Path) -> None:
+    md = changed_copy(tmp_path, CONTRACT_MD, "| `kiltshop.rpc.notices` | `kiltshop.rpc` | `notices.#` |",
+                      "| `kiltshop.rpc.notices` | `kiltshop.rpc` | `notices.*` |")
+    assert await check_names(md, ASYNCAPI)
+    api = changed_copy(tmp_path, ASYNCAPI, "bindingKey: 'notices.#'", "bindingKey: 'notices.*'")
+    assert await check_names(CONTRACT_MD, api)
+
+
+def test_a_missing_notice_settings_field_is_caught(tmp_path: Path) -> None:
+    md = changed_copy(tmp_path, CONTRACT_MD, "| `digest_at` | string | `HH:MM` local time of the digest |",
+                      "| `digest_hour` | string | `HH:MM` local time of the digest |")
+    assert any("digest_at" in p for p in check_entities(md, ASYNCAPI))
+
+
+# -- the possible-duplicates queue and contacts.merge -------------------------------------------------------
+
+
+async def test_merge_emits_documented_events_and_pair_refusals_conform(shop: ShopStore) -> None:
+    api = load_api(ASYNCAPI)
+    _, refusals = await run_every_method(shop)
+    # The stale pair was resolved by the merge: keeping it apart now is invalid (it is no longer open).
+    assert refusals["pair_conflict"].code == "invalid" and refusals["pair_conflict"].details["status"] == "merged"
+    exchange = CapturingExchange()
+    await OutboxRelay(Outbox(shop), exchange).flush(batch=1000)  # type: ignore[arg-type]
+    keys = [key for _, key in exchange.published]
+    assert {"contact.merged", "order.moved", "duplicate.queued", "duplicate.resolved"} <= set(keys)
+    merge_at = keys.index("contact.merged")
+    assert keys[merge_at - 2:merge_at + 1] == ["order.moved", "contact.updated", "contact.merged"]
+    assert conform(api, api["components"]["schemas"]["DuplicatePair"], {}) != []
+
+
+def test_a_missing_merged_into_or_via_is_caught(tmp_path: Path) -> None:
+    md = changed_copy(tmp_path, CONTRACT_MD, "| `merged_into` | integer or null |", "| `merged_to` | integer or null |")
+    assert any("merged_into" in p for p in check_entities(md, ASYNCAPI))
+
+    def drop_via(doc: dict[str, Any]) -> None:
+        del doc["components"]["schemas"]["HistoryEntry"]["properties"]["via"]
+
+    assert any("via" in p for p in check_entities(CONTRACT_MD, changed_api(tmp_path, drop_via)))
+    md = changed_copy(tmp_path, CONTRACT_MD, "| `order.moved` | `contacts.merge` |",
+                      "| `order.shifted` | `contacts.merge` |")
+    assert any("order.moved" in p for p in check_events(md, ASYNCAPI))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.client.live_mirror import LiveShop, Mirror
@@ -77,4 +79,30 @@ async def test_reconnect_resyncs_changes_made_while_cut_off(client: ShopClient, 
         await wait_until(lambda: third["id"] in session.orders.items)
     finally:
         await watcher.close()
+        await proxy.close()
+
+
+async def test_a_reply_lost_with_the_connection_is_fetched_again_not_done_twice(
+    client: ShopClient, settings: Settings, service: Any
+) -> None:
+    parts = urlsplit(settings.broker_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+    await proxy.start()
+    customer = ShopClient(proxy.url(settings.broker_url), settings.namespace, timeout=10)
+    await customer.connect()
+    try:
+        contact = await client.call("contacts.create", {"name": "Fraser Grant"})
+        async with service.store._write_lock:  # the service takes the call but cannot finish it yet
+            placing = asyncio.ensure_future(customer.call("orders.place", {"contact_id": contact["id"],
+                                                                           "items": [KILT]}))
+            await asyncio.sleep(0.3)
+            await proxy.cut()  # the reply will have nowhere to go
+            await wait_until(lambda: customer.state == ConnectionState.RECONNECTING)
+        await asyncio.sleep(0.3)  # the service commits the order now, and its reply is lost
+        await proxy.restore()
+        order = await asyncio.wait_for(placing, 20)
+        orders = await client.call("orders.list", {"contact_id": contact["id"]})
+        assert [o["id"] for o in orders["items"]] == [order["id"]]  # one kilt, not two
+    finally:
+        await customer.close()
         await proxy.close()

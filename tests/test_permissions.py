@@ -210,14 +210,20 @@ def test_role_table_is_the_agreed_one() -> None:
     assert set(PERMISSIONS) >= set(METHODS)
     assert methods_of("sales") == sorted({"contacts.list", "contacts.get", "orders.list", "orders.get",
                                            "contacts.create", "contacts.update", "orders.place", "orders.amend",
-                                           "orders.cancel"} | _notice_methods())
+                                           "orders.cancel"} | _notice_methods() | _duplicate_methods())
     assert methods_of("store") == sorted({"contacts.list", "contacts.get", "orders.list", "orders.get",
                                            "contacts.create", "contacts.update", "orders.place", "orders.amend",
                                            "orders.cancel"})
     assert methods_of("workshop") == sorted({"contacts.list", "contacts.get", "orders.list", "orders.get",
-                                              "orders.start", "orders.complete", "pickups.list"} | _notice_methods())
+                                              "orders.start", "orders.complete", "pickups.list", "pickups.billing"}
+                                             | _notice_methods())
     assert methods_of("shipping") == sorted({"contacts.list", "contacts.get", "orders.list", "orders.get",
-                                              "orders.collect", "pickups.list"} | _notice_methods())
+                                              "orders.collect", "pickups.list", "pickups.billing"} | _notice_methods())
+
+
+def _duplicate_methods() -> set[str]:
+    # the possible-duplicates queue and merging contacts (kiltshop import): the sales desk only
+    return {"contacts.duplicates", "contacts.flag_duplicate", "contacts.keep_apart", "contacts.merge"}
 
 
 def _notice_methods() -> set[str]:

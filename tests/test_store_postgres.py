@@ -227,3 +227,31 @@ async def test_service_on_postgresql_over_the_broker(pg_url: str, settings: Sett
             assert await Outbox(svc.store).unpublished_count() == 0
     finally:
         await svc.stop()
+
+
+async def test_duplicates_and_merge_on_postgresql(store: ShopStore) -> None:
+    """The review queue and contacts.merge on PostgreSQL: a pair raced twice is queued once, the merge moves
+    the orders, marks the merged contact and keeps seq gap-free."""
+    from app.store.duplicate_store import DuplicateStore
+
+    duplicates = DuplicateStore(store)
+    keep = await change(store, "contacts.create", {"name": "Mhairi O'Brien", "phone": "07700 900461"})
+    gone = await change(store, "contacts.create", {"name": "Mhairi Ó Briain", "email": "m@example.ie"})
+    order = await change(store, "orders.place", gone["id"], [ITEM])
+
+    def flag() -> Any:
+        return store.mutate(str(uuid.uuid4()), "contacts.flag_duplicate", "tester",
+                            lambda tx: duplicates.flag(tx, gone["id"], keep["id"], 90, "similar names"))
+
+    pairs = await asyncio.gather(flag(), flag(), flag())
+    assert len({p["id"] for p in pairs}) == 1 and pairs[0]["first_id"] == keep["id"]
+    result = await store.mutate(str(uuid.uuid4()), "contacts.merge", "tester", lambda tx: duplicates.merge(
+        tx, keep["id"], 1, gone["id"], 1, clean_contact_fields({"email": "m@example.ie"}, partial=True)))
+    assert result["contact"]["email"] == "m@example.ie" and result["merged"]["merged_into"] == keep["id"]
+    assert [(o["id"], o["contact_id"]) for o in result["orders"]] == [(order["id"], keep["id"])]
+    assert [p["status"] for p in result["pairs"]] == ["merged"]
+    listed = [c["id"] for c in (await store.list_contacts(None, 500, None))["items"]]
+    assert keep["id"] in listed and gone["id"] not in listed  # the database is shared by this module's tests
+    with pytest.raises(InvalidError):
+        await change(store, "orders.place", gone["id"], [ITEM])
+    await assert_store_gap_free(store)

@@ -112,7 +112,8 @@ def _history(entries: list[dict[str, Any]] | None) -> str:
     out = ["", "  History:"]
     for h in entries:
         fields = ", ".join(sorted(h["changes"]))
-        out.append(f"    {h['at']}  {h['action']} by {h['actor']}" + (f" ({fields})" if fields else ""))
+        via = f" via {h['via']}" if h.get("via") else ""
+        out.append(f"    {h['at']}  {h['action']} by {h['actor']}{via}" + (f" ({fields})" if fields else ""))
     return "\n".join(out)
 
 
@@ -135,3 +136,46 @@ def event_line(event: dict[str, Any]) -> str:
     what = data.get("number") or data.get("name") or f"#{data.get('id')}"
     extra = f" -> {STATUS_WORDS.get(data['status'], data['status'])}" if "status" in data else ""
     return f"[{event.get('seq')}] {event.get('at')}  {event.get('event'):<16} {what}{extra}  by {event.get('actor')}"
+
+
+# -- pickups per day, the billing summary, notice settings ------------------------------------------------
+
+
+def days_table(days: list[dict[str, Any]], what: str = "Ready") -> str:
+    """Count and amount per day (the service's `days`), with the grand total."""
+    if not days:
+        return ""
+    rows = [[d["date"], d["count"], money(d["total_due_pence"])] for d in days]
+    rows.append(["All days", sum(d["count"] for d in days), money(sum(d["total_due_pence"] for d in days))])
+    return table(["Day", what, "To bill"], rows)
+
+
+def billing_table(items: list[dict[str, Any]], days: list[dict[str, Any]]) -> str:
+    """Every ready or collected order with its items and amount, then the totals per day."""
+    if not items:
+        return "Nothing ready or collected in this period."
+    rows = []
+    for o in sorted(items, key=lambda o: (o["ready_at"], o["id"])):
+        state = f"collected {o['collected_at'][:10]}" if o.get("collected_at") else "waiting"
+        items_text = "; ".join(
+            f"{i['quantity']} × {i['description']} at {money(i['unit_price_pence'])}" for i in o["items"]
+        )
+        rows.append([o["ready_at"][:10], o["number"], o["contact"]["name"], one_line(items_text, 50), state,
+                     money(o["amount_due_pence"])])
+    listing = table(["Ready", "Order", "Customer", "Items", "Collected", "To bill"], rows)
+    return f"{listing}\n\nPer day:\n{days_table(days)}"
+
+
+def notice_settings_text(s: dict[str, Any]) -> str:
+    email = f"on, to {s['email']}" if s["email_enabled"] else "off" + (f" (address {s['email']})" if s["email"]
+                                                                        else "")
+    quiet = f"{s['quiet_start']} to {s['quiet_end']}" if s["quiet_start"] else "none"
+    how = f"a daily digest at {s['digest_at']}" if s["digest"] else "one mail per order"
+    saved = f"version {s['version']}, saved {s['updated_at']}" if s["version"] else "never saved (defaults)"
+    return "\n".join([
+        f"Notices for {s['role']} (login {s['user']}), {saved}:",
+        f"  E-mail:      {email}",
+        f"  Quiet hours: {quiet}",
+        f"  Sent as:     {how}",
+        f"  Time zone:   {s['timezone']}",
+    ])

@@ -14,11 +14,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app import __version__
+from app.broker_password import with_password
+from app.cli import dead_command, export_command, import_command, notifier_command, provision_command
 from app.cli import formatting as fmt
 from app.client.shop_client import CallError, ShopClient
 from app.config import ConfigError, Settings, load_settings
 from app.contract import EVENTS
 from app.messaging.connection import BrokerUnavailable
+from app.provisioning import ProvisionError
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -100,11 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("order")
         p.add_argument("--version", type=int)
 
-    sub.add_parser("pickups", parents=[common], help="what is ready to collect now")
+    p = sub.add_parser("pickups", parents=[common], help="what is ready to collect now, with totals per day")
+    p.add_argument("--billing", action="store_true",
+                   help="the billing summary: ready and collected orders, items, amounts, totals per day")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="with --billing: orders ready on this day or later")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="with --billing: orders ready on this day or earlier")
     p = sub.add_parser("watch", parents=[common], help="print events as they happen")
     p.add_argument("events", nargs="*", help=f"event keys or patterns (default all): {', '.join(EVENTS)}")
     p = sub.add_parser("demo-data", parents=[common], help="fill the shop with a realistic demo")
     p.add_argument("--if-empty", action="store_true", help="only when the shop has no contacts yet")
+    provision_command.add_parser(sub, common)
+    dead_command.add_parser(sub, common)
+    import_command.add_parser(sub, common)
+    export_command.add_parser(sub, common)
+    notifier_command.add_parser(sub, common)
     return parser
 
 
@@ -213,9 +225,25 @@ async def cmd_orders(client: ShopClient, args: argparse.Namespace) -> None:
 
 
 async def cmd_pickups(client: ShopClient, args: argparse.Namespace) -> None:
-    items, seq = await client.list_all("pickups.list")
-    emit(args, {"items": items, "seq": seq, "total_due_pence": sum(i["amount_due_pence"] for i in items)},
-         fmt.pickups_table(items))
+    """What is ready to collect now (one snapshot: count, total and days are those of the first page)."""
+    method, params = "pickups.list", {}
+    if args.billing:
+        method = "pickups.billing"
+        params = {k: v for k in ("since", "until") if (v := getattr(args, k))}
+    elif args.since or args.until:
+        raise UsageError("--since and --until go with --billing")
+    first: dict[str, Any] = await client.call(method, {**params, "limit": 500})
+    items, page = list(first["items"]), first
+    while page.get("next_cursor"):
+        page = await client.call(method, {**params, "limit": 500, "cursor": page["next_cursor"]})
+        items.extend(page["items"])
+    result = {"items": items, "seq": first["seq"], "count": first["count"],
+              "total_due_pence": first["total_due_pence"], "days": first["days"]}
+    if args.billing:
+        emit(args, result, fmt.billing_table(items, first["days"]))
+    else:
+        days = fmt.days_table(first["days"])
+        emit(args, result, fmt.pickups_table(items) + (f"\n\nReady per day:\n{days}" if items and days else ""))
 
 
 async def cmd_watch(client: ShopClient, args: argparse.Namespace) -> None:
@@ -252,6 +280,7 @@ CLIENT_COMMANDS: dict[str, Callable[[ShopClient, argparse.Namespace], Awaitable[
     "watch": cmd_watch,
     "ping": cmd_ping,
     "demo-data": cmd_demo_data,
+    "notices": notifier_command.cmd_notices,
 }
 
 
@@ -293,8 +322,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(broker_url=args.broker_url, namespace=args.namespace,
                                  database_url=getattr(args, "database_url", None))
+        if args.command not in ("app", "provision"):  # the app asks in its sign-in dialog
+            settings = with_password(settings)
         if args.command == "service":
             run_service(settings)
+        elif args.command == "dead":
+            return dead_command.run(settings, args)
+        elif args.command == "import":
+            return import_command.run(settings, args)
+        elif args.command == "export":
+            return export_command.run(settings, args)
+        elif args.command == "notifier":
+            return notifier_command.run(settings, args)
+        elif args.command == "provision":
+            return provision_command.run(settings, args)
         elif args.command == "app":
             from ui.launch import run_app
 
@@ -310,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BrokerUnavailable, ConfigError) as exc:
         print(f"kiltshop: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    except UsageError as exc:
+    except (UsageError, ValueError, ProvisionError) as exc:
         print(f"kiltshop: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:

@@ -43,6 +43,10 @@ class Mirror:
     def listen(self, listener: MirrorListener) -> None:
         self.listeners.append(listener)
 
+    def unlisten(self, listener: MirrorListener) -> None:
+        """Stop telling this listener (say, a dialog that closes before its window does)."""
+        self.listeners = [held for held in self.listeners if held is not listener]
+
     def load(self, items: list[Entity]) -> None:
         self.items = {item["id"]: item for item in items if self.include(item)}
         self.loaded = True

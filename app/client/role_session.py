@@ -59,7 +59,8 @@ class RoleSession:
         self.client = client
         self.role = role
         self.info = ROLE_INFO[role]
-        self.contacts = Mirror("contact", "contacts.list")
+        self.merged_into: dict[int, int] = {}  # contacts merged away (seen in events) -> where they went
+        self.contacts = Mirror("contact", "contacts.list", include=self._live_contact)
         statuses = ORDER_FILTERS[role]
         self.orders = Mirror(
             "order",
@@ -67,7 +68,12 @@ class RoleSession:
             {"status": sorted(statuses)} if statuses else {},
             include=(lambda o: o["status"] in statuses) if statuses else (lambda _o: True),
         )
-        self.live = LiveShop(client, [self.contacts, self.orders])
+        # The sales desk also follows the queue of possible duplicates (only it may read it).
+        self.duplicates: Mirror | None = (
+            Mirror("duplicate", "contacts.duplicates", include=lambda p: p["status"] == "open")
+            if role == "sales" else None
+        )
+        self.live = LiveShop(client, [self.contacts, self.orders, *([self.duplicates] if self.duplicates else [])])
 
     async def start(self, progress: Callable[[str, int], None] | None = None) -> None:
         self.live.progress = progress
@@ -129,4 +135,45 @@ class RoleSession:
 
     async def pickups(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.client.call("pickups.list", {"limit": 500})
+        return result
+
+    # -- merged contacts and possible duplicates ------------------------------------------------
+
+    def _live_contact(self, contact: dict[str, Any]) -> bool:
+        """The contacts mirror holds live contacts only; one merged away leaves it (and we remember where to)."""
+        if contact.get("merged_into"):
+            self.merged_into[int(contact["id"])] = int(contact["merged_into"])
+            return False
+        return True
+
+    def survivor_of(self, contact_id: int) -> int:
+        """The contact that a merged one became part of (itself when it was not merged)."""
+        seen = {contact_id}
+        while contact_id in self.merged_into and self.merged_into[contact_id] not in seen:
+            contact_id = self.merged_into[contact_id]
+            seen.add(contact_id)
+        return contact_id
+
+    async def merge_contacts(self, keep: dict[str, Any], merge: dict[str, Any],
+                             fields: dict[str, Any]) -> dict[str, Any]:
+        """Merge `merge` into `keep` (each at the version shown), keep taking `fields`; applied at once."""
+        result: dict[str, Any] = await self.client.call("contacts.merge", {
+            "keep_id": keep["id"], "keep_version": keep["version"],
+            "merge_id": merge["id"], "merge_version": merge["version"], **fields,
+        }, message_id=str(uuid.uuid4()))
+        for order in result["orders"]:
+            self.orders.apply(order)
+        self.contacts.apply(result["contact"])
+        self.contacts.apply(result["merged"])
+        if self.duplicates is not None:
+            for pair in result["pairs"]:
+                self.duplicates.apply(pair)
+        return result
+
+    async def keep_apart(self, pair: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.client.call(
+            "contacts.keep_apart", {"id": pair["id"], "version": pair["version"]}, message_id=str(uuid.uuid4())
+        )
+        if self.duplicates is not None:
+            self.duplicates.apply(result)
         return result

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
@@ -104,13 +105,24 @@ class ShopClient:
     # -- calls ----------------------------------------------------------------------------------
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None,
-                   message_id: str | None = None) -> Any:
-        if self.state == ConnectionState.RECONNECTING:
-            # A blip: wait for the connection rather than fail at once.
-            await self.wait_connected(timeout or self.timeout)
-        if self._rpc is None or self.state != ConnectionState.CONNECTED:
-            raise ServiceUnavailable("Not connected to the message broker right now.")
-        return await self._rpc.call(method, params, timeout=timeout, message_id=message_id)
+                   message_id: str | None = None, app_id: str | None = None) -> Any:
+        # One message_id for every attempt: a call whose reply was lost with the connection is sent once more,
+        # and the service's ledger makes sure it is done only once.
+        message_id = message_id or str(uuid.uuid4())
+        for attempt in (1, 2):
+            if self.state == ConnectionState.RECONNECTING:
+                # A blip: wait for the connection rather than fail at once.
+                await self.wait_connected(timeout or self.timeout)
+            if self._rpc is None or self.state != ConnectionState.CONNECTED:
+                raise ServiceUnavailable("Not connected to the message broker right now.")
+            try:
+                return await self._rpc.call(method, params, timeout=timeout, message_id=message_id, app_id=app_id)
+            except ServiceUnavailable as exc:
+                if not exc.lost or attempt == 2:
+                    raise
+                log.info("connection lost during %s; sending it again with the same message_id", method)
+                await asyncio.sleep(0.05)
+        raise AssertionError("unreachable")
 
     async def list_all(
         self, method: str, params: dict[str, Any] | None = None, *,

@@ -20,6 +20,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "orders.complete": frozenset({"workshop"}),
     "orders.collect": frozenset({"shipping"}),
     "pickups.list": frozenset({"workshop", "shipping"}),
+    # the possible-duplicates queue and merging contacts: the sales desk only
+    **{m: frozenset({"sales"}) for m in ("contacts.duplicates", "contacts.flag_duplicate", "contacts.keep_apart",
+                                         "contacts.merge")},
+    "pickups.billing": frozenset({"workshop", "shipping"}),
+    # each caller reads and changes only their own notice settings (the service keys them by user_id)
+    "notices.settings.get": frozenset({"sales", "workshop", "shipping"}),
+    "notices.settings.set": frozenset({"sales", "workshop", "shipping"}),
 }
 
 ROLE_WORDS = {

@@ -6,6 +6,7 @@ nobody listens)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -47,7 +48,15 @@ async def subscribe(
     for key in keys:
         await queue.bind(exchange, key)
 
+    # aio-pika runs each delivery's callback as a task of its own: a handler that awaits (a notice looking up a
+    # customer's name) would let the next event overtake it. One at a time, in delivery order.
+    in_order = asyncio.Lock()
+
     async def on_message(message: AbstractIncomingMessage) -> None:
+        async with in_order:
+            await _handle(message)
+
+    async def _handle(message: AbstractIncomingMessage) -> None:
         try:
             event = loads(message.body)
             if not isinstance(event, dict) or "seq" not in event or "event" not in event:

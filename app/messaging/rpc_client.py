@@ -29,8 +29,11 @@ class CallError(Exception):
 class ServiceUnavailable(CallError):
     """Nobody answered: the service is not running, or the broker connection is down."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, lost: bool = False) -> None:
         super().__init__("unavailable", message)
+        # True when the connection dropped while the call was under way: it may have been done, and only its
+        # reply lost, so it is safe to send again only with the same message_id.
+        self.lost = lost
 
 
 class RpcClient:
@@ -60,13 +63,15 @@ class RpcClient:
     def fail_pending(self, reason: str) -> None:
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(ServiceUnavailable(reason))
+                future.set_exception(ServiceUnavailable(reason, lost=True))
 
     async def call(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None,
-        message_id: str | None = None,
+        message_id: str | None = None, app_id: str | None = None,
     ) -> Any:
-        """Send one call and return its result; raises CallError with the service's refusal."""
+        """Send one call and return its result; raises CallError with the service's refusal.
+
+        app_id overrides the client's own for this call (the service keeps it in the history as `via`)."""
         assert self._exchange is not None and self._reply_queue is not None, "start() first"
         timeout = timeout or self.timeout
         # Every request carries a message_id: it is the idempotency key of a change, and aiormq needs it
@@ -87,7 +92,7 @@ class RpcClient:
                         timestamp=datetime.now(UTC),
                         message_id=message_id,
                         user_id=self._user_id,
-                        app_id=self._app_id,
+                        app_id=app_id or self._app_id,
                     ),
                     routing_key=method,
                     mandatory=True,
@@ -109,7 +114,7 @@ class RpcClient:
                     "forbidden", f"Your login ({self._user_id}) may not use {method}.", {"method": method}
                 ) from None
             except (AMQPError, ConnectionError, RuntimeError) as exc:
-                raise ServiceUnavailable(f"The connection to the message broker is down ({exc}).") from None
+                raise ServiceUnavailable(f"The connection to the message broker is down ({exc}).", lost=True) from None
             try:
                 reply = await asyncio.wait_for(future, timeout)
             except TimeoutError:

@@ -132,6 +132,12 @@ class RpcServer:
             "x-kiltshop-routing-key": message.routing_key or "",
             "x-kiltshop-dead-at": int(time.time()),
         }
+        if not message.message_id:
+            # aiormq gives the dead letter a message_id of its own; say that the original had none.
+            headers["x-kiltshop-no-message-id"] = True
+        replayed = (message.headers or {}).get("x-kiltshop-replayed")
+        if replayed is not None:
+            headers["x-kiltshop-replayed"] = replayed  # keep counting across replays
         body = message.body if len(message.body) <= MAX_BODY_BYTES else message.body[:4096]
         if body is not message.body:
             headers["x-kiltshop-truncated"] = len(message.body)

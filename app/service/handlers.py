@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from app.domain.errors import InvalidError
+from app.domain.billing import clean_day_range
+from app.domain.errors import ForbiddenError, InvalidError
+from app.domain.notices import clean_settings_get, clean_settings_set
 from app.domain.order_states import OrderStatus
 from app.domain.roles import authorize, role_for_user
 from app.domain.validation import (
@@ -24,6 +26,9 @@ from app.domain.validation import (
     require_int,
 )
 from app.messaging.rpc_server import Call
+from app.service.duplicate_handlers import DuplicateHandlers
+from app.store.billing import billing_summary
+from app.store.notice_store import NoticeStore
 from app.store.shop_store import ShopStore, Tx
 
 PAGE_PARAMS = ("limit", "cursor")
@@ -49,7 +54,11 @@ class ShopHandlers:
             "orders.complete": self._move("complete"),
             "orders.collect": self._move("collect"),
             "pickups.list": self.pickups_list,
+            "pickups.billing": self.pickups_billing,
+            "notices.settings.get": self.notices_settings_get,
+            "notices.settings.set": self.notices_settings_set,
         }
+        self.routes.update(DuplicateHandlers(self).routes)  # contacts.duplicates, ..., contacts.merge
 
     async def __call__(self, call: Call) -> Any:
         route = self.routes.get(call.method)
@@ -61,14 +70,18 @@ class ShopHandlers:
 
     def _mutate(self, call: Call, change: Callable[[Tx], Awaitable[dict[str, Any]]]) -> Awaitable[dict[str, Any]]:
         assert call.message_id, "the RPC server refuses changes without a message_id"
-        return self.store.mutate(call.message_id, call.method, call.actor, change)
+        # The caller's app_id (e.g. kiltshop-import/sales) is kept in the history as `via`.
+        return self.store.mutate(call.message_id, call.method, call.actor, change, via=call.app_id)
 
     # -- contacts -------------------------------------------------------------------------------
 
     async def contacts_list(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("q", *PAGE_PARAMS))
+        reject_unknown(call.params, ("q", "merged", *PAGE_PARAMS))
         limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        return await self.store.list_contacts(clean_query(call.params), limit, cursor)
+        merged = call.params.get("merged", False)
+        if not isinstance(merged, bool):
+            raise InvalidError("'merged' must be true or false.", field="merged")
+        return await self.store.list_contacts(clean_query(call.params), limit, cursor, merged)
 
     async def contacts_get(self, call: Call) -> dict[str, Any]:
         reject_unknown(call.params, ("id",))
@@ -139,6 +152,34 @@ class ShopHandlers:
         reject_unknown(call.params, PAGE_PARAMS)
         limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         return await self.store.list_pickups(limit, cursor)
+
+    async def pickups_billing(self, call: Call) -> dict[str, Any]:
+        reject_unknown(call.params, ("since", "until", *PAGE_PARAMS))
+        since, until = clean_day_range(call.params)
+        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        return await billing_summary(self.store, since, until, limit, cursor)
+
+    # -- notices: each caller's own settings, keyed by (user_id, role) ----------------------------------
+
+    def _own_role(self, call: Call, role: str) -> None:
+        """With logins per role, a person keeps the notice settings of their own role only."""
+        if self.namespace is None:
+            return
+        caller = role_for_user(call.user_id, self.namespace, self.dev_mode)
+        if caller is not None and caller != role:
+            raise ForbiddenError(f"Your login is for {caller}, so it keeps notice settings for {caller} only.",
+                                 {"role": caller, "asked": role})
+
+    async def notices_settings_get(self, call: Call) -> dict[str, Any]:
+        role = clean_settings_get(call.params)
+        self._own_role(call, role)
+        return await NoticeStore(self.store).get_settings(call.actor, role)
+
+    async def notices_settings_set(self, call: Call) -> dict[str, Any]:
+        role, version, fields = clean_settings_set(call.params)
+        self._own_role(call, role)
+        notices = NoticeStore(self.store)
+        return await self._mutate(call, lambda tx: notices.set_settings(tx, call.actor, role, version, fields))
 
 
 def _statuses(value: Any) -> list[str] | None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +77,27 @@ async def migrate(engine: AsyncEngine) -> None:
     # schema at head. SQLite: BEGIN IMMEDIATE (see write) takes the write lock up front, so a second process
     # waits for it instead of failing to upgrade a read lock ("database is locked"). PostgreSQL: an advisory
     # lock held until the migration transaction ends.
-    async with engine.connect() as conn:
+    # SQLite also needs a file lock: Alembic's batch migrations rebuild tables in steps, and engines that
+    # meet half way (or switch the journal to WAL meanwhile) get "database is locked" or a missing table.
+    async with _sqlite_migration_lock(engine), engine.connect() as conn:
         await conn.execution_options(write=True)
         async with conn.begin():
             if not is_sqlite(str(engine.url)):
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(_upgrade)
+
+
+@asynccontextmanager
+async def _sqlite_migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    path = engine.url.database
+    if not is_sqlite(str(engine.url)) or not path or path == ":memory:":
+        yield
+        return
+    fd = os.open(f"{path}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        # flock blocks: wait in a thread so other engines in this same process can finish meanwhile.
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

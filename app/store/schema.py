@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -33,6 +35,7 @@ contacts = Table(
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
     Column("updated_by", String(200), nullable=False),
+    Column("merged_into", Integer),  # set when merged into another contact (migration 0003_import)
     Index("ix_contacts_name", "name"),
     Index("ix_contacts_email", "email"),
 )
@@ -67,6 +70,7 @@ history = Table(
     Column("actor", String(200), nullable=False),
     Column("action", String(32), nullable=False),
     Column("changes", JSON, nullable=False),
+    Column("via", String(200)),  # the caller's app_id, e.g. kiltshop-import/sales (migration 0003_import)
     Index("ix_history_entity", "entity", "entity_id"),
 )
 
@@ -108,4 +112,71 @@ relay_lease = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("holder", String(200), nullable=False),
     Column("expires_at", Float, nullable=False),
+)
+
+# -- notices (migration 0002_notices) ------------------------------------------------------------------
+
+# Each person's notice preferences, per broker user and role; changed through notices.settings.set.
+notice_settings = Table(
+    "notice_settings",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("email_enabled", Boolean, nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("quiet_start", String(5)),
+    Column("quiet_end", String(5)),
+    Column("digest", Boolean, nullable=False),
+    Column("digest_at", String(5), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+# One row per (event, recipient): the mail the notifier owes or has sent. It is the notifier's memory of
+# what was sent (status "sent", never sent again), what waits for quiet hours or the digest ("held"), what is
+# being tried ("due") and what was given up and dead-lettered ("dead").
+notice_deliveries = Table(
+    "notice_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("recipient", String(300), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("order_number", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("due_at", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("sent_at", String(32)),
+    Column("attempts", Integer, nullable=False),
+    Column("first_failed_at", String(32)),
+    Column("last_error", Text, nullable=False),
+    Column("mail_id", String(200)),
+    UniqueConstraint("event_id", "recipient", name="uq_notice_deliveries_event_recipient"),
+    Index("ix_notice_deliveries_status_due", "status", "due_at"),
+)
+
+# -- possible duplicates (migration 0003_import) -----------------------------------------------------------
+
+# Pairs of contacts that are probably one person, for the sales window to merge or keep apart. One row per
+# pair (first_id < second_id), whatever its status: open, kept_apart or merged.
+duplicates = Table(
+    "duplicates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("first_id", Integer, ForeignKey("contacts.id"), nullable=False),
+    Column("second_id", Integer, ForeignKey("contacts.id"), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    UniqueConstraint("first_id", "second_id", name="uq_duplicates_pair"),
+    Index("ix_duplicates_status_id", "status", "id"),
 )

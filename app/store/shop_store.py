@@ -47,6 +47,7 @@ def contact_entity(row: Any) -> dict[str, Any]:
         "created_at": m["created_at"],
         "updated_at": m["updated_at"],
         "updated_by": m["updated_by"],
+        "merged_into": m["merged_into"],
     }
 
 
@@ -77,9 +78,10 @@ def _contact_columns(fields: dict[str, Any]) -> dict[str, Any]:
 class Tx:
     """One write transaction: the connection, who is acting, and the events it has emitted so far."""
 
-    def __init__(self, conn: AsyncConnection, actor: str) -> None:
+    def __init__(self, conn: AsyncConnection, actor: str, via: str | None = None) -> None:
         self.conn = conn
         self.actor = actor
+        self.via = via[:200] if via else None  # the caller's app_id, kept in history
         self.at = now_iso()
         self.events: list[dict[str, Any]] = []
 
@@ -108,7 +110,7 @@ class Tx:
         await self.conn.execute(
             history.insert().values(
                 entity=entity, entity_id=data["id"], seq=seq, at=self.at, actor=self.actor,
-                action=action, changes=changes,
+                action=action, changes=changes, via=self.via,
             )
         )
         self.events.append(body)
@@ -164,6 +166,7 @@ class ShopStore:
         method: str,
         actor: str,
         change: Callable[[Tx], Awaitable[dict[str, Any]]],
+        via: str | None = None,
     ) -> dict[str, Any]:
         """Run change once per message_id and return its result; a repeat returns the first result."""
         for _attempt in range(2):
@@ -182,7 +185,7 @@ class ShopStore:
                                 field="message_id",
                             )
                         return dict(seen.reply)
-                    tx = Tx(conn, actor)
+                    tx = Tx(conn, actor, via)
                     result = await change(tx)
                     await conn.execute(
                         requests.insert().values(
@@ -211,8 +214,10 @@ class ShopStore:
             raise NotFoundError(f"There is no contact with id {contact_id}.", {"id": contact_id})
         return row
 
-    async def list_contacts(self, q: str | None, limit: int, cursor: int | None) -> dict[str, Any]:
-        query = select(contacts)
+    async def list_contacts(
+        self, q: str | None, limit: int, cursor: int | None, merged: bool = False
+    ) -> dict[str, Any]:
+        query = select(contacts) if merged else select(contacts).where(contacts.c.merged_into.is_(None))
         if q:
             needle = q.lower()
             query = query.where(
@@ -250,6 +255,7 @@ class ShopStore:
         self, tx: Tx, contact_id: int, version: int, fields: dict[str, Any]
     ) -> dict[str, Any]:
         current = contact_entity(await self._contact_row(tx.conn, contact_id, lock=True))
+        refuse_merged(current, "id")
         _check_version("Contact", current["name"], current, version)
         changes = {k: [current[k], v] for k, v in fields.items() if current[k] != v}
         if not changes:
@@ -322,6 +328,16 @@ class ShopStore:
                 select(func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
                 .where(orders.c.status == OrderStatus.COMPLETED.value)
             )).one()
+            # Per day the orders became ready (a completed order's last change is its completion; UTC date).
+            ready_day = func.substr(orders.c.updated_at, 1, 10)
+            days = [
+                {"date": str(day), "count": int(n), "total_due_pence": int(total)}
+                for day, n, total in await conn.execute(
+                    select(ready_day, func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
+                    .where(orders.c.status == OrderStatus.COMPLETED.value)
+                    .group_by(ready_day).order_by(ready_day)
+                )
+            ]
         items = []
         for row in rows:
             entity = order_entity(row)
@@ -335,12 +351,13 @@ class ShopStore:
         return {
             "items": items, "seq": seq, "next_cursor": next_cursor,
             "count": int(count), "total_due_pence": int(due),  # over every page, not just this one
+            "days": days,
         }
 
     async def place_order(
         self, tx: Tx, contact_id: int, items: list[dict[str, Any]], notes: str
     ) -> dict[str, Any]:
-        await self._contact_row(tx.conn, contact_id)
+        refuse_merged(contact_entity(await self._contact_row(tx.conn, contact_id)), "contact_id")
         number = order_number(await tx.next_counter("order_number"))
         result = await tx.conn.execute(
             orders.insert().values(
@@ -392,6 +409,16 @@ class ShopStore:
         return entity
 
 
+def refuse_merged(contact: dict[str, Any], field: str) -> None:
+    """A contact merged into another is kept for its history but takes no changes and no orders."""
+    if contact.get("merged_into"):
+        raise InvalidError(
+            f"Contact {contact['id']} ({contact['name']}) was merged into contact {contact['merged_into']}; "
+            f"use contact {contact['merged_into']} instead.",
+            field=field, details={"merged_into": contact["merged_into"]},
+        )
+
+
 def _check_version(kind: str, label: str, current: dict[str, Any], version: int) -> None:
     if current["version"] != version:
         raise ConflictError(
@@ -416,7 +443,7 @@ async def _page(
 
 async def _history(conn: AsyncConnection, entity: str, entity_id: int) -> list[dict[str, Any]]:
     rows = await conn.execute(
-        select(history.c.seq, history.c.at, history.c.actor, history.c.action, history.c.changes)
+        select(history.c.seq, history.c.at, history.c.actor, history.c.action, history.c.changes, history.c.via)
         .where(and_(history.c.entity == entity, history.c.entity_id == entity_id))
         .order_by(history.c.seq)
     )

@@ -178,8 +178,9 @@ def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
     window, view = open_board(ui, qtbot, login)
-    assert view.view_actions() == [view.start_action, view.complete_action]
-    assert set(window.actions_menu.actions()) == {view.start_action, view.complete_action}
+    moves = [view.start_action, view.complete_action]
+    assert view.view_actions() == [*moves, view.notice_settings.action]  # and the e-mail notice settings
+    assert set(window.actions_menu.actions()) == {*moves, view.notice_settings.action}
     assert view.start_action.shortcut().toString() == "Ctrl+T"
     assert view.complete_action.shortcut().toString() == "Ctrl+D"
 

@@ -41,6 +41,7 @@ from ui.partials.filter_proxy import SearchProxy
 from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
 from ui.partials.tasks import run_dialog
 from ui.views.conflict_dialog import FIELD_LABELS, OVERWRITE, USE_THEIRS, ConflictDialog, when
+from ui.views.duplicates_panel import DuplicatesButton
 from ui.views.role_view import RoleView
 from ui.views.text import STATUS_WORDS, local_time, money
 
@@ -374,6 +375,8 @@ class SalesView(RoleView):
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.new_button)
+        self.duplicates_button = DuplicatesButton(self)  # "Possible duplicates (N)": review and merge
+        top.addWidget(self.duplicates_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)

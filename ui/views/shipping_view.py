@@ -31,6 +31,7 @@ from app.domain.order_states import OrderStatus
 from ui.application import icon
 from ui.partials.filter_proxy import SearchProxy
 from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
+from ui.views.notice_settings_dialog import NoticeSettingsOpener
 from ui.views.role_view import RoleView
 from ui.views.text import local_time, money, order_items_html
 
@@ -96,6 +97,8 @@ class ShippingView(RoleView):
         top.addWidget(self.search, 1)
         top.addWidget(self.totals)
         top.addWidget(self.collect_button)
+        self.notice_settings = NoticeSettingsOpener(self, session.client, "shipping")  # e-mail notices
+        top.addWidget(self.notice_settings.button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -134,7 +137,7 @@ class ShippingView(RoleView):
         await self.feed.start()
 
     def view_actions(self) -> list[QAction]:
-        return [self.collect_action]
+        return [self.collect_action, self.notice_settings.action]
 
     # -- notices --------------------------------------------------------------------------------
 

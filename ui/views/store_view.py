@@ -346,7 +346,8 @@ class StoreView(RoleView):
             self.cancel_order_button, self.cancel_order_action, self.details_save, self.save_details_action,
         ]
 
-        session.contacts.listen(MirrorListener(reset=self._contacts_reset, upsert=self._contact_upserted))
+        session.contacts.listen(MirrorListener(reset=self._contacts_reset, upsert=self._contact_upserted,
+                                               remove=self._contact_removed))
         session.orders.listen(MirrorListener(
             reset=self._orders_reset, upsert=self._order_upserted, remove=lambda _id: self._update_no_orders(),
         ))
@@ -424,6 +425,20 @@ class StoreView(RoleView):
                 self.picker.setCurrentIndex(at)
         if contact["id"] == self.customer_id:
             self._customer_changed_elsewhere(contact)
+
+    def _contact_removed(self, contact_id: int) -> None:
+        """A contact merged into another leaves the picker; acting as it, act as the one it became part of."""
+        index = self.picker.findData(contact_id)
+        if index >= 0:
+            self.picker.blockSignals(True)
+            try:
+                self.picker.removeItem(index)
+            finally:
+                self.picker.blockSignals(False)
+        if contact_id == self.customer_id:
+            at = self.picker.findData(self.session.survivor_of(contact_id))
+            self.picker.setCurrentIndex(at if at >= 0 else (0 if self.picker.count() else -1))
+            self._picked()
 
     def _contacts_reset(self) -> None:
         self.fill_picker()

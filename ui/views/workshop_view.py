@@ -45,6 +45,7 @@ from app.domain.order_states import OrderStatus
 from ui.partials.filter_proxy import SearchProxy
 from ui.partials.mirror_table_model import ENTITY_ROLE, ID_ROLE, Column, MirrorTableModel
 from ui.partials.tasks import spawn
+from ui.views.notice_settings_dialog import NoticeSettingsOpener
 from ui.views.role_view import RoleView
 from ui.views.text import STATUS_WORDS, local_time, money, order_items_html
 
@@ -410,6 +411,8 @@ class WorkshopView(RoleView):
         top.addWidget(self.changed_count)
         top.addWidget(self.start_button)
         top.addWidget(self.complete_button)
+        self.notice_settings = NoticeSettingsOpener(self, session.client, "workshop")  # e-mail notices
+        top.addWidget(self.notice_settings.button)
         self.splitter = QSplitter()
         self.splitter.addWidget(board)
         self.splitter.addWidget(self.details)
@@ -467,7 +470,7 @@ class WorkshopView(RoleView):
         await self.feed.start()
 
     def view_actions(self) -> list[QAction]:
-        return [self.start_action, self.complete_action]
+        return [self.start_action, self.complete_action, self.notice_settings.action]
 
     # -- reading the board ----------------------------------------------------------------------
 

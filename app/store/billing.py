@@ -1,0 +1,84 @@
+"""What to bill: every ready (completed) or collected order, with its items, amount and the day it became
+ready, and the totals per day, for pickups.billing. The billing side needs no other record.
+
+An order's ready time is the time of its `completed` history entry; its collected time that of its
+`collected` entry. Days are UTC dates (YYYY-MM-DD) of the ready time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+
+from app.domain.order_states import OrderStatus
+from app.store.schema import contacts, history, orders
+from app.store.shop_store import ShopStore, _page, order_entity
+
+BILLED_STATUSES = (OrderStatus.COMPLETED.value, OrderStatus.COLLECTED.value)
+
+
+def _moment(action: str) -> Any:
+    """order id -> the time of its first history entry with this action."""
+    return (
+        select(history.c.entity_id.label("order_id"), func.min(history.c.at).label("at"))
+        .where(and_(history.c.entity == "order", history.c.action == action))
+        .group_by(history.c.entity_id)
+        .subquery()
+    )
+
+
+def _billed(since: str | None, until: str | None) -> tuple[Select[Any], Any, Any]:
+    ready = _moment(OrderStatus.COMPLETED.value)
+    collected = _moment(OrderStatus.COLLECTED.value)
+    ready_day = func.substr(ready.c.at, 1, 10)
+    query = (
+        select(
+            orders, ready.c.at.label("ready_at"), collected.c.at.label("collected_at"),
+            contacts.c.name.label("c_name"), contacts.c.address.label("c_address"),
+            contacts.c.phone.label("c_phone"), contacts.c.email.label("c_email"),
+        )
+        .join(contacts, contacts.c.id == orders.c.contact_id)
+        .join(ready, ready.c.order_id == orders.c.id)
+        .outerjoin(collected, collected.c.order_id == orders.c.id)
+        .where(orders.c.status.in_(BILLED_STATUSES))
+    )
+    if since is not None:
+        query = query.where(ready_day >= since)
+    if until is not None:
+        query = query.where(ready_day <= until)
+    return query, ready_day, ready
+
+
+async def billing_summary(
+    store: ShopStore, since: str | None, until: str | None, limit: int, cursor: int | None
+) -> dict[str, Any]:
+    """Ready and collected orders whose ready day is in [since, until], one page in ascending id order, and
+    count, total and per-day totals over every matching order, all in one snapshot with seq."""
+    query, ready_day, _ready = _billed(since, until)
+    totals = query.with_only_columns(
+        ready_day.label("day"), func.count().label("n"), func.coalesce(func.sum(orders.c.total_pence), 0)
+        .label("total"), maintain_column_froms=True,
+    ).group_by(ready_day).order_by(ready_day)
+    async with store.read() as conn:
+        seq = await store.current_seq(conn)
+        rows, next_cursor = await _page(conn, query, orders.c.id, limit, cursor)
+        days = [{"date": str(r.day), "count": int(r.n), "total_due_pence": int(r.total)}
+                for r in await conn.execute(totals)]
+    items = []
+    for row in rows:
+        entity = order_entity(row)
+        m = row._mapping
+        entity["contact"] = {
+            "id": entity["contact_id"], "name": m["c_name"], "address": m["c_address"],
+            "phone": m["c_phone"], "email": m["c_email"],
+        }
+        entity["amount_due_pence"] = entity["total_pence"]
+        entity["ready_at"] = m["ready_at"]
+        entity["collected_at"] = m["collected_at"]
+        items.append(entity)
+    return {
+        "items": items, "seq": seq, "next_cursor": next_cursor,
+        "count": sum(d["count"] for d in days), "total_due_pence": sum(d["total_due_pence"] for d in days),
+        "days": days,
+    }
