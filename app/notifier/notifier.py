@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ from aio_pika.abc import (
 from app.config import NotifierSettings, Settings
 from app.contract import CONTENT_TYPE, Names
 from app.domain.notices import DEFAULT_SETTINGS, NOTICE_EVENTS, plan_notice, retry_delay
+from app.lifecycle import run_until_signalled
 from app.messaging.connection import connect
 from app.messaging.topology import declare_exchanges
 from app.notifier.mail_content import Notice, build_message, compose, compose_digest, mail_id
@@ -161,16 +161,7 @@ class Notifier:
             await self.store.close()
 
     async def run_until_signalled(self) -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            log.info("shutting down: finishing the mails in hand")
-            await self.stop()
+        await run_until_signalled(self.start, self.stop, "finishing the mails in hand")
 
     def wake(self) -> None:
         """Look at held mail now (after the clock moved, or new mail was held)."""

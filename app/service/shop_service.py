@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 
 from aio_pika.abc import AbstractRobustConnection
 
 from app.config import Settings
 from app.contract import Names
+from app.lifecycle import run_until_signalled
 from app.messaging.connection import connect
 from app.messaging.outbox_relay import OutboxRelay
 from app.messaging.rpc_server import RpcServer
@@ -91,13 +91,4 @@ class ShopService:
             await self.store.close()
 
     async def run_until_signalled(self) -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            log.info("shutting down: finishing calls in hand")
-            await self.stop()
+        await run_until_signalled(self.start, self.stop, "finishing calls in hand")

@@ -13,7 +13,7 @@ from sqlalchemy import Select, and_, func, select
 
 from app.domain.order_states import OrderStatus
 from app.store.schema import contacts, history, orders
-from app.store.shop_store import ShopStore, _page, order_entity
+from app.store.shop_store import ShopStore, _page, pickup_entity
 
 BILLED_STATUSES = (OrderStatus.COMPLETED.value, OrderStatus.COLLECTED.value)
 
@@ -67,13 +67,8 @@ async def billing_summary(
                 for r in await conn.execute(totals)]
     items = []
     for row in rows:
-        entity = order_entity(row)
+        entity = pickup_entity(row)
         m = row._mapping
-        entity["contact"] = {
-            "id": entity["contact_id"], "name": m["c_name"], "address": m["c_address"],
-            "phone": m["c_phone"], "email": m["c_email"],
-        }
-        entity["amount_due_pence"] = entity["total_pence"]
         entity["ready_at"] = m["ready_at"]
         entity["collected_at"] = m["collected_at"]
         items.append(entity)

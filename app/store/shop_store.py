@@ -68,6 +68,18 @@ def order_entity(row: Any) -> dict[str, Any]:
     }
 
 
+def pickup_entity(row: Any) -> dict[str, Any]:
+    """An order with where to collect it and what to bill, from a row joined with its contact's c_* columns."""
+    entity = order_entity(row)
+    m = row._mapping
+    entity["contact"] = {
+        "id": entity["contact_id"], "name": m["c_name"], "address": m["c_address"],
+        "phone": m["c_phone"], "email": m["c_email"],
+    }
+    entity["amount_due_pence"] = entity["total_pence"]
+    return entity
+
+
 def _contact_columns(fields: dict[str, Any]) -> dict[str, Any]:
     values = {k: v for k, v in fields.items() if k != "measurements"}
     if "measurements" in fields:
@@ -338,16 +350,7 @@ class ShopStore:
                     .group_by(ready_day).order_by(ready_day)
                 )
             ]
-        items = []
-        for row in rows:
-            entity = order_entity(row)
-            m = row._mapping
-            entity["contact"] = {
-                "id": entity["contact_id"], "name": m["c_name"], "address": m["c_address"],
-                "phone": m["c_phone"], "email": m["c_email"],
-            }
-            entity["amount_due_pence"] = entity["total_pence"]
-            items.append(entity)
+        items = [pickup_entity(row) for row in rows]
         return {
             "items": items, "seq": seq, "next_cursor": next_cursor,
             "count": int(count), "total_due_pence": int(due),  # over every page, not just this one
