@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import secrets
+import string
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -97,8 +98,12 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode("utf-8")).digest()).decode("ascii")
 
 
-def new_password() -> str:
-    return secrets.token_urlsafe(18)
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_password(length: int = 24) -> str:
+    # Letters and digits only: a password starting with "-" would be read by rabbitmqctl as an option.
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
 
 
 def definitions(vhost: str, logins: Sequence[Login], passwords: dict[str, str]) -> dict[str, Any]:

@@ -243,3 +243,11 @@ async def test_definitions_file_imports_and_its_logins_work(shop: Shop, tmp_path
     connection = await aio_pika.connect(url)
     await connection.close()
     await asyncio.sleep(0)
+
+
+def test_new_passwords_are_safe_on_a_command_line() -> None:
+    from app.provisioning import new_password
+
+    passwords = {new_password() for _ in range(2000)}
+    assert len(passwords) == 2000
+    assert all(p.isalnum() and len(p) == 24 for p in passwords)
