@@ -450,15 +450,19 @@ def main() -> int:
     if "calls" in wanted:
         print("1/4 call round trip...", flush=True)
         parts.append("### 1. Call round trip\n\n" + asyncio.run(call_round_trip(seconds)))
+        print(parts[-1], flush=True)
     if "screen" in wanted:
         print("2/4 change to screen...", flush=True)
         parts.append("### 2. Change to screen\n\n" + change_to_screen(args.quick))
+        print(parts[-1], flush=True)
     if "board" in wanted:
         print("3/4 the board at scale...", flush=True)
         parts.append("### 3. The workshop board at scale\n\n" + board_scale(args.quick))
+        print(parts[-1], flush=True)
     if "throughput" in wanted:
         print("4/4 service throughput...", flush=True)
         parts.append("### 4. Service throughput\n\n" + service_throughput(seconds))
+        print(parts[-1], flush=True)
     block = "\n\n".join(parts)
     print(block)
     output = Path(args.output)
