@@ -31,25 +31,21 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
-class ServiceProcess:
-    """`kiltshop service` as a real process (for crash tests and the UI tests)."""
+class KiltshopProcess:
+    """A `kiltshop COMMAND` process with its output in a log file: started, killed, or stopped gracefully."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
+    command = "service"
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "KILTSHOP_BROKER_URL": self.settings.broker_url,
-            "KILTSHOP_NAMESPACE": self.settings.namespace,
-            "KILTSHOP_DATABASE_URL": self.settings.database_url,
-        }
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli.main", "service"], env=env, stdout=log, stderr=subprocess.STDOUT,
-            cwd=REPO,
+            [sys.executable, "-m", "app.cli.main", self.command], env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, cwd=REPO,
         )
 
     def kill(self) -> None:
@@ -68,6 +64,19 @@ class ServiceProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         return self.proc.returncode
+
+
+class ServiceProcess(KiltshopProcess):
+    """`kiltshop service` as a real process (for crash tests and the UI tests)."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        super().__init__({
+            **os.environ,
+            "KILTSHOP_BROKER_URL": settings.broker_url,
+            "KILTSHOP_NAMESPACE": settings.namespace,
+            "KILTSHOP_DATABASE_URL": settings.database_url,
+        }, log_path)
 
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,39 +29,14 @@ from tests.notifier_helpers import (
     self_signed,
     want_mail,
 )
-from tests.shop_helpers import REPO, cli_env, queue_state, run_cli
-from tests.support import wait_until
+from tests.shop_helpers import cli_env, queue_state, run_cli
+from tests.support import KiltshopProcess, wait_until
 
 DOUGIE = "dougie@glen.example"
 
 
-class NotifierProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "notifier"], env=self.env, cwd=REPO,
-                                     stdout=log, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def terminate(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
+class NotifierProcess(KiltshopProcess):
+    command = "notifier"
 
     @property
     def log(self) -> str:
