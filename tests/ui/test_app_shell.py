@@ -63,8 +63,16 @@ def find_dialog() -> StartDialog | None:
     return None
 
 
-def test_no_keyring_is_said_plainly_and_nothing_is_stored() -> None:
+@pytest.fixture
+def no_keyring() -> Any:
+    """As on a headless machine: no keyring backend at all."""
+    previous = keyring.get_keyring()
     keyring.set_keyring(keyring.backends.fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def test_no_keyring_is_said_plainly_and_nothing_is_stored(no_keyring: None) -> None:
     result = asyncio.run(load_password("guest", "127.0.0.1:5672"))
     assert not result.ok and result.password is None
     assert "no password keyring" in result.problem and "asked for each time" in result.problem
@@ -120,9 +128,8 @@ def test_start_dialog_asks_remembers_in_keyring_not_settings(
 
 
 def test_start_dialog_without_keyring_says_so(
-    ui: UiLoop, qtbot: Any, ui_settings: Settings, app_settings: AppSettings
+    ui: UiLoop, qtbot: Any, ui_settings: Settings, app_settings: AppSettings, no_keyring: None
 ) -> None:
-    keyring.set_keyring(keyring.backends.fail.Keyring())
 
     async def look() -> str:
         task = asyncio.ensure_future(launch.ask_login(ui_settings, app_settings))
