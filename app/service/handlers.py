@@ -68,7 +68,7 @@ class ShopHandlers:
             authorize(role_for_user(call.user_id, self.namespace, self.dev_mode), call.method)
         return await route(call)
 
-    def _mutate(self, call: Call, change: Callable[[Tx], Awaitable[dict[str, Any]]]) -> Awaitable[dict[str, Any]]:
+    def _mutate(self, call: Call, change: Callable[[Tx], dict[str, Any]]) -> Awaitable[dict[str, Any]]:
         assert call.message_id, "the RPC server refuses changes without a message_id"
         # The caller's app_id (e.g. kiltshop-import/sales) is kept in the history as `via`.
         return self.store.mutate(call.message_id, call.method, call.actor, change, via=call.app_id)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select
+from sqlalchemy.engine import Connection
 
 from app.domain.order_states import OrderStatus
 from app.store.schema import contacts, history, orders
-from app.store.shop_store import ShopStore, _page, pickup_entity
+from app.store.shop_store import ShopStore, _page, pickup_entity, seq_of
 
 BILLED_STATUSES = (OrderStatus.COMPLETED.value, OrderStatus.COLLECTED.value)
 
@@ -60,20 +61,23 @@ async def billing_summary(
         ready_day.label("day"), func.count().label("n"), func.coalesce(func.sum(orders.c.total_pence), 0)
         .label("total"), maintain_column_froms=True,
     ).group_by(ready_day).order_by(ready_day)
-    async with store.read() as conn:
-        seq = await store.current_seq(conn)
-        rows, next_cursor = await _page(conn, query, orders.c.id, limit, cursor)
+
+    def run(conn: Connection) -> dict[str, Any]:
+        seq = seq_of(conn)
+        rows, next_cursor = _page(conn, query, orders.c.id, limit, cursor)
         days = [{"date": str(r.day), "count": int(r.n), "total_due_pence": int(r.total)}
-                for r in await conn.execute(totals)]
-    items = []
-    for row in rows:
-        entity = pickup_entity(row)
-        m = row._mapping
-        entity["ready_at"] = m["ready_at"]
-        entity["collected_at"] = m["collected_at"]
-        items.append(entity)
-    return {
-        "items": items, "seq": seq, "next_cursor": next_cursor,
-        "count": sum(d["count"] for d in days), "total_due_pence": sum(d["total_due_pence"] for d in days),
-        "days": days,
-    }
+                for r in conn.execute(totals)]
+        items = []
+        for row in rows:
+            entity = pickup_entity(row)
+            m = row._mapping
+            entity["ready_at"] = m["ready_at"]
+            entity["collected_at"] = m["collected_at"]
+            items.append(entity)
+        return {
+            "items": items, "seq": seq, "next_cursor": next_cursor,
+            "count": sum(d["count"] for d in days), "total_due_pence": sum(d["total_due_pence"] for d in days),
+            "days": days,
+        }
+
+    return await store.run_read(run)

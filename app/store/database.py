@@ -13,7 +13,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -36,16 +36,29 @@ def make_engine(url: str) -> AsyncEngine:
         # Every transaction ends in an explicit COMMIT or ROLLBACK, so the pool need not roll back again
         # on check-in (with aiosqlite each statement is a hop to its thread).
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None)
-        _sqlite_transactions(engine)
+        _sqlite_transactions(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_transactions(engine: AsyncEngine) -> None:
+def make_sync_sqlite_engine(engine: AsyncEngine, pool_size: int) -> Engine:
+    """A synchronous pysqlite engine on the same file as an aiosqlite engine, set up the same way (WAL,
+    foreign keys, busy timeout, BEGIN IMMEDIATE for writes). The store runs each transaction on it in one
+    worker thread, one hop from the event loop instead of one per statement."""
+    url = engine.url.set(drivername="sqlite+pysqlite")
+    sync_engine = create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}, pool_reset_on_return=None,
+        pool_size=pool_size, max_overflow=0,
+    )
+    _sqlite_transactions(sync_engine)
+    return sync_engine
+
+
+def _sqlite_transactions(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN and never takes the write lock up front;
     # we issue BEGIN ourselves so a write transaction can take it at once (BEGIN IMMEDIATE) and two
     # processes never deadlock upgrading a read lock. WAL lets readers go on while one writes.
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -55,7 +68,7 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

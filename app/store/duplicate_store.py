@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Connection
 
 from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.store.database import is_sqlite
@@ -26,6 +27,7 @@ from app.store.shop_store import (
     contact_entity,
     order_entity,
     refuse_merged,
+    seq_of,
 )
 
 STATUSES = ("open", "kept_apart", "merged")
@@ -57,20 +59,20 @@ class DuplicateStore:
     def _locking(self) -> bool:
         return not is_sqlite(str(self.store.engine.url))
 
-    async def _contact(self, tx: Tx, contact_id: int) -> dict[str, Any]:
+    def _contact(self, tx: Tx, contact_id: int) -> dict[str, Any]:
         query = select(contacts).where(contacts.c.id == contact_id)
         if self._locking():
             query = query.with_for_update()
-        row = (await tx.conn.execute(query)).first()
+        row = (tx.conn.execute(query)).first()
         if row is None:
             raise NotFoundError(f"There is no contact with id {contact_id}.", {"id": contact_id})
         return contact_entity(row)
 
-    async def _pair_row(self, tx: Tx, pair_id: int) -> dict[str, Any]:
+    def _pair_row(self, tx: Tx, pair_id: int) -> dict[str, Any]:
         query = select(duplicates).where(duplicates.c.id == pair_id)
         if self._locking():
             query = query.with_for_update()
-        row = (await tx.conn.execute(query)).first()
+        row = (tx.conn.execute(query)).first()
         if row is None:
             raise NotFoundError(f"There is no possible-duplicate pair with id {pair_id}.", {"id": pair_id})
         return duplicate_entity(row)
@@ -81,45 +83,48 @@ class DuplicateStore:
         query = select(duplicates)
         if status != "all":
             query = query.where(duplicates.c.status == status)
-        async with self.store.read() as conn:
-            seq = await self.store.current_seq(conn)
-            rows, next_cursor = await _page(conn, query, duplicates.c.id, limit, cursor)
-        return {"items": [duplicate_entity(r) for r in rows], "seq": seq, "next_cursor": next_cursor}
+
+        def run(conn: Connection) -> dict[str, Any]:
+            seq = seq_of(conn)
+            rows, next_cursor = _page(conn, query, duplicates.c.id, limit, cursor)
+            return {"items": [duplicate_entity(r) for r in rows], "seq": seq, "next_cursor": next_cursor}
+
+        return await self.store.run_read(run)
 
     # -- changing -----------------------------------------------------------------------------------
 
-    async def flag(self, tx: Tx, first_id: int, second_id: int, score: int, reason: str) -> dict[str, Any]:
+    def flag(self, tx: Tx, first_id: int, second_id: int, score: int, reason: str) -> dict[str, Any]:
         """Queue a pair for review; a pair already known (in any status) is returned as it is."""
         if first_id == second_id:
             raise InvalidError("A contact cannot be a duplicate of itself: give two different ids.",
                                field="second_id")
         low, high = sorted((first_id, second_id))
         for contact_id, field in ((first_id, "first_id"), (second_id, "second_id")):
-            refuse_merged(await self._contact(tx, contact_id), field)
-        existing = await self._find_pair(tx, low, high)
+            refuse_merged(self._contact(tx, contact_id), field)
+        existing = self._find_pair(tx, low, high)
         if existing is not None:
             return existing
-        return await self._queue(tx, low, high, score, reason)
+        return self._queue(tx, low, high, score, reason)
 
-    async def _find_pair(self, tx: Tx, low: int, high: int) -> dict[str, Any] | None:
-        row = (await tx.conn.execute(
+    def _find_pair(self, tx: Tx, low: int, high: int) -> dict[str, Any] | None:
+        row = (tx.conn.execute(
             select(duplicates).where(and_(duplicates.c.first_id == low, duplicates.c.second_id == high))
         )).first()
         return duplicate_entity(row) if row is not None else None
 
-    async def _queue(self, tx: Tx, low: int, high: int, score: int, reason: str) -> dict[str, Any]:
-        result = await tx.conn.execute(
+    def _queue(self, tx: Tx, low: int, high: int, score: int, reason: str) -> dict[str, Any]:
+        result = tx.conn.execute(
             duplicates.insert().values(
                 first_id=low, second_id=high, score=score, reason=reason, status="open", version=1,
                 created_at=tx.at, updated_at=tx.at, updated_by=tx.actor,
             ).returning(*duplicates.c)
         )
         entity = duplicate_entity(result.one())
-        await tx.emit("duplicate.queued", "duplicate", entity, "queued", {"status": [None, "open"]})
+        tx.emit("duplicate.queued", "duplicate", entity, "queued", {"status": [None, "open"]})
         return entity
 
-    async def keep_apart(self, tx: Tx, pair_id: int, version: int) -> dict[str, Any]:
-        current = await self._pair_row(tx, pair_id)
+    def keep_apart(self, tx: Tx, pair_id: int, version: int) -> dict[str, Any]:
+        current = self._pair_row(tx, pair_id)
         if current["status"] != "open":
             raise InvalidError(
                 f"Pair {pair_id} is already resolved ({current['status'].replace('_', ' ')}).",
@@ -131,80 +136,80 @@ class DuplicateStore:
                 f"loaded it (you had version {version}, it is now version {current['version']}). Reload it.",
                 {"current": current, "your_version": version},
             )
-        return await self._resolve(tx, current, "kept_apart")
+        return self._resolve(tx, current, "kept_apart")
 
-    async def _resolve(self, tx: Tx, current: dict[str, Any], status: str) -> dict[str, Any]:
-        result = await tx.conn.execute(
+    def _resolve(self, tx: Tx, current: dict[str, Any], status: str) -> dict[str, Any]:
+        result = tx.conn.execute(
             update(duplicates).where(duplicates.c.id == current["id"])
             .values(status=status, version=current["version"] + 1, updated_at=tx.at, updated_by=tx.actor)
             .returning(*duplicates.c)
         )
         entity = duplicate_entity(result.one())
-        await tx.emit("duplicate.resolved", "duplicate", entity, "resolved", {"status": [current["status"], status]})
+        tx.emit("duplicate.resolved", "duplicate", entity, "resolved", {"status": [current["status"], status]})
         return entity
 
-    async def merge(
+    def merge(
         self, tx: Tx, keep_id: int, keep_version: int, merge_id: int, merge_version: int, fields: dict[str, Any]
     ) -> dict[str, Any]:
         """merge_id becomes part of keep_id: its orders move, keep_id takes `fields`, merge_id is marked."""
         if keep_id == merge_id:
             raise InvalidError("A contact cannot be merged into itself: give two different ids.", field="merge_id")
-        keep = await self._contact(tx, keep_id)
-        gone = await self._contact(tx, merge_id)
+        keep = self._contact(tx, keep_id)
+        gone = self._contact(tx, merge_id)
         refuse_merged(keep, "keep_id")
         refuse_merged(gone, "merge_id")
         _check_version("Contact", keep["name"], keep, keep_version)
         _check_version("Contact", gone["name"], gone, merge_version)
 
         moved = []
-        rows = await tx.conn.execute(select(orders).where(orders.c.contact_id == merge_id).order_by(orders.c.id))
+        rows = tx.conn.execute(select(orders).where(orders.c.contact_id == merge_id).order_by(orders.c.id))
         for row in list(rows):
             order = order_entity(row)
-            result = await tx.conn.execute(
+            result = tx.conn.execute(
                 update(orders).where(orders.c.id == order["id"])
                 .values(contact_id=keep_id, version=order["version"] + 1, updated_at=tx.at, updated_by=tx.actor)
                 .returning(*orders.c)
             )
             entity = order_entity(result.one())
-            await tx.emit("order.moved", "order", entity, "moved", {"contact_id": [merge_id, keep_id]})
+            tx.emit("order.moved", "order", entity, "moved", {"contact_id": [merge_id, keep_id]})
             moved.append(entity)
 
         changes: dict[str, Any] = {k: [keep[k], v] for k, v in fields.items() if keep[k] != v}
-        result = await tx.conn.execute(
+        result = tx.conn.execute(
             update(contacts).where(contacts.c.id == keep_id)
             .values(**_contact_columns({k: fields[k] for k in changes}), version=keep_version + 1,
                     updated_at=tx.at, updated_by=tx.actor)
             .returning(*contacts.c)
         )
         survivor = contact_entity(result.one())
-        await tx.emit("contact.updated", "contact", survivor, "merged", {**changes, "merged_from": [None, merge_id]})
+        tx.emit("contact.updated", "contact", survivor, "merged", {**changes, "merged_from": [None, merge_id]})
 
-        result = await tx.conn.execute(
+        result = tx.conn.execute(
             update(contacts).where(contacts.c.id == merge_id)
             .values(merged_into=keep_id, version=merge_version + 1, updated_at=tx.at, updated_by=tx.actor)
             .returning(*contacts.c)
         )
         merged = contact_entity(result.one())
-        await tx.emit("contact.merged", "contact", merged, "merged", {"merged_into": [None, keep_id]})
-        return {"contact": survivor, "merged": merged, "orders": moved, "pairs": await self._after_merge(tx, keep_id,
+        tx.emit("contact.merged", "contact", merged, "merged", {"merged_into": [None, keep_id]})
+        return {"contact": survivor, "merged": merged, "orders": moved, "pairs": self._after_merge(tx, keep_id,
                                                                                                      merge_id)}
 
-    async def _after_merge(self, tx: Tx, keep_id: int, merge_id: int) -> list[dict[str, Any]]:
+    def _after_merge(self, tx: Tx, keep_id: int, merge_id: int) -> list[dict[str, Any]]:
         """Close the open pairs of the merged contact; a pair with a third contact is asked again of the one
         that stays (unless that pair is known already)."""
         changed = []
-        rows = await tx.conn.execute(
+        rows = tx.conn.execute(
             select(duplicates)
             .where(and_(duplicates.c.status == "open",
                         or_(duplicates.c.first_id == merge_id, duplicates.c.second_id == merge_id)))
             .order_by(duplicates.c.id)
         )
         for pair in [duplicate_entity(r) for r in rows]:
-            changed.append(await self._resolve(tx, pair, "merged"))
+            changed.append(self._resolve(tx, pair, "merged"))
             other = pair["second_id"] if pair["first_id"] == merge_id else pair["first_id"]
             if other == keep_id:
                 continue
             low, high = sorted((keep_id, other))
-            if await self._find_pair(tx, low, high) is None:
-                changed.append(await self._queue(tx, low, high, pair["score"], pair["reason"]))
+            if self._find_pair(tx, low, high) is None:
+                changed.append(self._queue(tx, low, high, pair["score"], pair["reason"]))
         return changed

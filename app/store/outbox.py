@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 
 from app.store.schema import outbox, relay_lease
 from app.store.shop_store import ShopStore, now_iso
@@ -26,29 +27,34 @@ class Outbox:
     async def take_lease(self, holder: str, ttl: float) -> bool:
         """True when holder may relay for the next ttl seconds (only one relay publishes at a time)."""
         now = time.time()
-        async with self.store.write(notify=False) as conn:
-            row = (await conn.execute(select(relay_lease).where(relay_lease.c.id == 1))).first()
+
+        def run(conn: Connection) -> bool:
+            row = conn.execute(select(relay_lease).where(relay_lease.c.id == 1)).first()
             if row is None:
-                await conn.execute(relay_lease.insert().values(id=1, holder=holder, expires_at=now + ttl))
+                conn.execute(relay_lease.insert().values(id=1, holder=holder, expires_at=now + ttl))
                 return True
             if row.holder == holder or row.expires_at < now:
-                await conn.execute(
+                conn.execute(
                     update(relay_lease).where(relay_lease.c.id == 1).values(holder=holder, expires_at=now + ttl)
                 )
                 return True
             return False
 
+        return await self.store.run_write(run, notify=False)
+
     async def release_lease(self, holder: str) -> None:
-        async with self.store.write(notify=False) as conn:
-            await conn.execute(
+        def run(conn: Connection) -> None:
+            conn.execute(
                 update(relay_lease)
                 .where(relay_lease.c.id == 1, relay_lease.c.holder == holder)
                 .values(expires_at=0.0)
             )
 
+        await self.store.run_write(run, notify=False)
+
     async def pending(self, limit: int = 200) -> list[OutboxRow]:
-        async with self.store.read() as conn:
-            rows = await conn.execute(
+        def run(conn: Connection) -> list[OutboxRow]:
+            rows = conn.execute(
                 select(outbox.c.seq, outbox.c.event, outbox.c.message_id, outbox.c.body)
                 .where(outbox.c.published_at.is_(None))
                 .order_by(outbox.c.seq)
@@ -56,17 +62,19 @@ class Outbox:
             )
             return [OutboxRow(r.seq, r.event, r.message_id, r.body) for r in rows]
 
+        return await self.store.run_read(run)
+
     async def mark_published(self, seqs: list[int]) -> None:
         if not seqs:
             return
-        async with self.store.write(notify=False) as conn:
-            await conn.execute(
-                update(outbox).where(outbox.c.seq.in_(seqs)).values(published_at=now_iso())
-            )
+        def run(conn: Connection) -> None:
+            conn.execute(update(outbox).where(outbox.c.seq.in_(seqs)).values(published_at=now_iso()))
+
+        await self.store.run_write(run, notify=False)
 
     async def unpublished_count(self) -> int:
-        async with self.store.read() as conn:
-            count = await conn.execute(
-                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-            )
+        def run(conn: Connection) -> int:
+            count = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
             return int(count.scalar_one())
+
+        return await self.store.run_read(run)

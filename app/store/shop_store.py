@@ -7,22 +7,27 @@ talks to a broker. Mutations run once per message_id: a retried call gets the re
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.domain.order_states import OrderStatus, check_customer_change, next_status
 from app.domain.validation import MEASUREMENT_FIELDS, total_pence
-from app.store.database import is_sqlite, make_engine, migrate
+from app.store.database import is_sqlite, make_engine, make_sync_sqlite_engine, migrate
 from app.store.schema import contacts, counters, history, orders, outbox, requests
+
+T = TypeVar("T")
 
 
 def now_iso() -> str:
@@ -88,29 +93,33 @@ def _contact_columns(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class Tx:
-    """One write transaction: the connection, who is acting, and the events it has emitted so far."""
+    """One write transaction: the connection, who is acting, and the events it has emitted so far.
 
-    def __init__(self, conn: AsyncConnection, actor: str, via: str | None = None) -> None:
+    Synchronous: a transaction's body runs as one function over a sync Connection (in the store's writer
+    thread on SQLite, under AsyncConnection.run_sync on PostgreSQL), see ShopStore.run_write.
+    """
+
+    def __init__(self, conn: Connection, actor: str, via: str | None = None) -> None:
         self.conn = conn
         self.actor = actor
         self.via = via[:200] if via else None  # the caller's app_id, kept in history
         self.at = now_iso()
         self.events: list[dict[str, Any]] = []
 
-    async def next_counter(self, name: str) -> int:
+    def next_counter(self, name: str) -> int:
         # The UPDATE takes the row lock, so seq is handed out in commit order and a rollback leaves no gap.
-        result = await self.conn.execute(
+        result = self.conn.execute(
             update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)
             .returning(counters.c.value)
         )
         return int(result.scalar_one())
 
-    async def emit(
+    def emit(
         self, event: str, entity: str, data: dict[str, Any], action: str, changes: dict[str, Any]
     ) -> int:
-        seq = await self.next_counter("event_seq")
+        seq = self.next_counter("event_seq")
         body = {"seq": seq, "event": event, "at": self.at, "actor": self.actor, "data": data}
-        await self.conn.execute(
+        self.conn.execute(
             outbox.insert().values(
                 seq=seq,
                 event=event,
@@ -119,7 +128,7 @@ class Tx:
                 created_at=self.at,
             )
         )
-        await self.conn.execute(
+        self.conn.execute(
             history.insert().values(
                 entity=entity, entity_id=data["id"], seq=seq, at=self.at, actor=self.actor,
                 action=action, changes=changes, via=self.via,
@@ -129,6 +138,9 @@ class Tx:
         return seq
 
 
+READER_THREADS = 4  # SQLite: read transactions run on this many threads at once (WAL: readers never wait)
+
+
 class ShopStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -136,6 +148,17 @@ class ShopStore:
         # In one process, writers queue here instead of spinning on SQLite's file lock.
         self._write_lock = asyncio.Lock()
         self._commit_listeners: list[Callable[[], None]] = []
+        # SQLite: each transaction runs as one function in a worker thread over the synchronous driver (one
+        # hop from the event loop, not one per statement as with aiosqlite); writes on one thread (SQLite has
+        # one writer anyway), reads on a few. PostgreSQL: AsyncConnection.run_sync on the asyncpg engine.
+        self._sync_engine: Engine | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        database = engine.url.database
+        if self._sqlite and database and database != ":memory:":
+            self._sync_engine = make_sync_sqlite_engine(engine, pool_size=READER_THREADS + 1)
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="kiltshop-store-write")
+            self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="kiltshop-store-read")
 
     @classmethod
     async def open(cls, url: str) -> ShopStore:
@@ -144,17 +167,82 @@ class ShopStore:
         return cls(engine)
 
     async def close(self) -> None:
+        if self._sync_engine is not None:
+            await asyncio.to_thread(self._close_threads)
         await self.engine.dispose()
+
+    def _close_threads(self) -> None:
+        for executor in (self._writer, self._readers):
+            if executor is not None:
+                executor.shutdown(wait=True)
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call listener after every committed write (the outbox relay wakes up on it)."""
         self._commit_listeners.append(listener)
 
+    def _notify(self) -> None:
+        for listener in self._commit_listeners:
+            listener()
+
     # -- transactions ---------------------------------------------------------------------------
+
+    async def run_read(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn in one read transaction: everything it reads, seq included, is one consistent snapshot."""
+        if self._sync_engine is not None and self._readers is not None:
+            return await self._in_thread(self._readers, self._sync_transaction, fn, False)
+        async with self.engine.connect() as conn:
+            if not self._sqlite:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                return await conn.run_sync(fn)
+
+    async def run_write(self, fn: Callable[[Connection], T], notify: bool = True) -> T:
+        """Run fn in one write transaction; with notify, commit listeners hear of it once it is committed."""
+        if self._sync_engine is not None and self._writer is not None:
+            async with self._write_lock:
+                result = await self._in_thread(self._writer, self._sync_transaction, fn, True, notify)
+        else:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(write=True)
+                async with conn.begin():
+                    result = await conn.run_sync(fn)
+        if notify:
+            self._notify()
+        return result
+
+    def _sync_transaction(self, fn: Callable[[Connection], T], write: bool) -> T:
+        assert self._sync_engine is not None
+        with self._sync_engine.connect() as conn:
+            if write:
+                conn.execution_options(write=True)  # BEGIN IMMEDIATE (database.py)
+            with conn.begin():
+                return fn(conn)
+
+    async def _in_thread(
+        self, executor: ThreadPoolExecutor, run: Callable[[Callable[[Connection], T], bool], T],
+        fn: Callable[[Connection], T], write: bool, notify: bool = False,
+    ) -> T:
+        future = executor.submit(run, fn, write)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # The caller gave up, but a transaction already running in the thread still ends (commits or rolls
+            # back); if it commits, the listeners must still hear of it, on the event loop's thread.
+            if notify and not future.cancelled():
+                loop = asyncio.get_running_loop()
+
+                def done(f: Future[T]) -> None:
+                    if not f.cancelled() and f.exception() is None:
+                        loop.call_soon_threadsafe(self._notify)
+
+                future.add_done_callback(done)
+            raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read transaction: everything read in it, seq included, is one consistent snapshot."""
+        """A read transaction on an AsyncConnection (for tools and tests; the store itself uses run_read)."""
         async with self.engine.connect() as conn:
             if not self._sqlite:
                 await conn.execution_options(isolation_level="REPEATABLE READ")
@@ -163,48 +251,55 @@ class ShopStore:
 
     @asynccontextmanager
     async def write(self, notify: bool = True) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; with notify, commit listeners hear of it once it is committed."""
+        """A write transaction on an AsyncConnection (for tools and tests; the store itself uses run_write);
+        with notify, commit listeners hear of it once it is committed."""
         async with self._write_lock if self._sqlite else _nullcontext(), self.engine.connect() as conn:
             await conn.execution_options(write=True)
             async with conn.begin():
                 yield conn
         if notify:
-            for listener in self._commit_listeners:
-                listener()
+            self._notify()
 
     async def mutate(
         self,
         message_id: str,
         method: str,
         actor: str,
-        change: Callable[[Tx], Awaitable[dict[str, Any]]],
+        change: Callable[[Tx], dict[str, Any]],
         via: str | None = None,
     ) -> dict[str, Any]:
-        """Run change once per message_id and return its result; a repeat returns the first result."""
+        """Run change once per message_id and return its result; a repeat returns the first result.
+
+        change runs inside the write transaction (in a worker thread on SQLite): it is synchronous, e.g.
+        `lambda tx: store.create_contact(tx, fields)`.
+        """
+
+        def run(conn: Connection) -> dict[str, Any]:
+            seen = conn.execute(
+                select(requests.c.method, requests.c.reply).where(requests.c.message_id == message_id)
+            ).first()
+            if seen is not None:
+                if seen.method != method:
+                    raise InvalidError(
+                        f"message_id {message_id!r} was already used for {seen.method}; "
+                        "use a new message_id for each new change.",
+                        field="message_id",
+                    )
+                return dict(seen.reply)
+            tx = Tx(conn, actor, via)
+            result = change(tx)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError("ShopStore.mutate: change must be synchronous (the store's Tx methods are)")
+            conn.execute(
+                requests.insert().values(message_id=message_id, method=method, reply=result, created_at=tx.at)
+            )
+            return result
+
         for _attempt in range(2):
             try:
-                async with self.write() as conn:
-                    seen = (
-                        await conn.execute(
-                            select(requests.c.method, requests.c.reply).where(requests.c.message_id == message_id)
-                        )
-                    ).first()
-                    if seen is not None:
-                        if seen.method != method:
-                            raise InvalidError(
-                                f"message_id {message_id!r} was already used for {seen.method}; "
-                                "use a new message_id for each new change.",
-                                field="message_id",
-                            )
-                        return dict(seen.reply)
-                    tx = Tx(conn, actor, via)
-                    result = await change(tx)
-                    await conn.execute(
-                        requests.insert().values(
-                            message_id=message_id, method=method, reply=result, created_at=tx.at
-                        )
-                    )
-                    return result
+                return await self.run_write(run)
             except IntegrityError:
                 # Two deliveries of one message_id raced (PostgreSQL); the loser reads the winner's reply.
                 continue
@@ -217,11 +312,11 @@ class ShopStore:
 
     # -- contacts -------------------------------------------------------------------------------
 
-    async def _contact_row(self, conn: AsyncConnection, contact_id: int, lock: bool = False) -> Any:
+    def _contact_row(self, conn: Connection, contact_id: int, lock: bool = False) -> Any:
         query = select(contacts).where(contacts.c.id == contact_id)
         if lock and not self._sqlite:
             query = query.with_for_update()
-        row = (await conn.execute(query)).first()
+        row = conn.execute(query).first()
         if row is None:
             raise NotFoundError(f"There is no contact with id {contact_id}.", {"id": contact_id})
         return row
@@ -236,59 +331,64 @@ class ShopStore:
                 or_(*(func.lower(col).contains(needle, autoescape=True) for col in
                       (contacts.c.name, contacts.c.email, contacts.c.phone, contacts.c.address)))
             )
-        async with self.read() as conn:
-            seq = await self.current_seq(conn)
-            items, next_cursor = await _page(conn, query, contacts.c.id, limit, cursor)
-        return {"items": [contact_entity(r) for r in items], "seq": seq, "next_cursor": next_cursor}
+
+        def run(conn: Connection) -> dict[str, Any]:
+            seq = seq_of(conn)
+            items, next_cursor = _page(conn, query, contacts.c.id, limit, cursor)
+            return {"items": [contact_entity(r) for r in items], "seq": seq, "next_cursor": next_cursor}
+
+        return await self.run_read(run)
 
     async def get_contact(self, contact_id: int) -> dict[str, Any]:
-        async with self.read() as conn:
-            entity = contact_entity(await self._contact_row(conn, contact_id))
-            entity["history"] = await _history(conn, "contact", contact_id)
-            entity["seq"] = await self.current_seq(conn)
-        return entity
+        def run(conn: Connection) -> dict[str, Any]:
+            entity = contact_entity(self._contact_row(conn, contact_id))
+            entity["history"] = _history(conn, "contact", contact_id)
+            entity["seq"] = seq_of(conn)
+            return entity
 
-    async def create_contact(self, tx: Tx, fields: dict[str, Any]) -> dict[str, Any]:
+        return await self.run_read(run)
+
+    def create_contact(self, tx: Tx, fields: dict[str, Any]) -> dict[str, Any]:
         values = {
             "name": "", "email": "", "phone": "", "address": "", "notes": "",
             **dict.fromkeys(MEASUREMENT_FIELDS),
             **_contact_columns(fields),
         }
-        result = await tx.conn.execute(
+        result = tx.conn.execute(
             contacts.insert().values(
                 **values, version=1, created_at=tx.at, updated_at=tx.at, updated_by=tx.actor
             ).returning(*contacts.c)
         )
         entity = contact_entity(result.one())
-        await tx.emit("contact.created", "contact", entity, "created", {k: [None, v] for k, v in fields.items()})
+        tx.emit("contact.created", "contact", entity, "created", {k: [None, v] for k, v in fields.items()})
         return entity
 
-    async def update_contact(
+    def update_contact(
         self, tx: Tx, contact_id: int, version: int, fields: dict[str, Any]
     ) -> dict[str, Any]:
-        current = contact_entity(await self._contact_row(tx.conn, contact_id, lock=True))
+        current = contact_entity(self._contact_row(tx.conn, contact_id, lock=True))
         refuse_merged(current, "id")
         _check_version("Contact", current["name"], current, version)
         changes = {k: [current[k], v] for k, v in fields.items() if current[k] != v}
         if not changes:
             return current
-        result = await tx.conn.execute(
+        result = tx.conn.execute(
             update(contacts)
             .where(and_(contacts.c.id == contact_id, contacts.c.version == version))
             .values(**_contact_columns(fields), version=version + 1, updated_at=tx.at, updated_by=tx.actor)
             .returning(*contacts.c)
         )
         entity = contact_entity(result.one())
-        await tx.emit("contact.updated", "contact", entity, "updated", changes)
+        tx.emit("contact.updated", "contact", entity, "updated", changes)
         return entity
 
     # -- orders ---------------------------------------------------------------------------------
 
-    async def _order_row(self, conn: AsyncConnection, order_id: int, lock: bool = False) -> Any:
+    def _order_row(self, conn: Connection, order_id: int, lock: bool = False) -> Any:
         query = select(orders).where(orders.c.id == order_id)
         if lock and not self._sqlite:
             query = query.with_for_update()
-        row = (await conn.execute(query)).first()
+        row = conn.execute(query).first()
         if row is None:
             raise NotFoundError(f"There is no order with id {order_id}.", {"id": order_id})
         return row
@@ -312,20 +412,24 @@ class ShopStore:
     async def list_orders(
         self, statuses: list[str] | None, q: str | None, contact_id: int | None, limit: int, cursor: int | None
     ) -> dict[str, Any]:
-        async with self.read() as conn:
-            seq = await self.current_seq(conn)
-            rows, next_cursor = await _page(
-                conn, self._orders_query(statuses, q, contact_id), orders.c.id, limit, cursor
-            )
-        return {"items": [order_entity(r) for r in rows], "seq": seq, "next_cursor": next_cursor}
+        query = self._orders_query(statuses, q, contact_id)
+
+        def run(conn: Connection) -> dict[str, Any]:
+            seq = seq_of(conn)
+            rows, next_cursor = _page(conn, query, orders.c.id, limit, cursor)
+            return {"items": [order_entity(r) for r in rows], "seq": seq, "next_cursor": next_cursor}
+
+        return await self.run_read(run)
 
     async def get_order(self, order_id: int) -> dict[str, Any]:
-        async with self.read() as conn:
-            entity = order_entity(await self._order_row(conn, order_id))
-            entity["contact"] = contact_entity(await self._contact_row(conn, entity["contact_id"]))
-            entity["history"] = await _history(conn, "order", order_id)
-            entity["seq"] = await self.current_seq(conn)
-        return entity
+        def run(conn: Connection) -> dict[str, Any]:
+            entity = order_entity(self._order_row(conn, order_id))
+            entity["contact"] = contact_entity(self._contact_row(conn, entity["contact_id"]))
+            entity["history"] = _history(conn, "order", order_id)
+            entity["seq"] = seq_of(conn)
+            return entity
+
+        return await self.run_read(run)
 
     async def list_pickups(self, limit: int, cursor: int | None) -> dict[str, Any]:
         """Completed orders waiting for collection, each with where to collect and what to bill."""
@@ -333,36 +437,39 @@ class ShopStore:
                        contacts.c.phone.label("c_phone"), contacts.c.email.label("c_email")).join(
             contacts, contacts.c.id == orders.c.contact_id
         ).where(orders.c.status == OrderStatus.COMPLETED.value)
-        async with self.read() as conn:
-            seq = await self.current_seq(conn)
-            rows, next_cursor = await _page(conn, query, orders.c.id, limit, cursor)
-            count, due = (await conn.execute(
+
+        def run(conn: Connection) -> dict[str, Any]:
+            seq = seq_of(conn)
+            rows, next_cursor = _page(conn, query, orders.c.id, limit, cursor)
+            count, due = conn.execute(
                 select(func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
                 .where(orders.c.status == OrderStatus.COMPLETED.value)
-            )).one()
+            ).one()
             # Per day the orders became ready (a completed order's last change is its completion; UTC date).
             ready_day = func.substr(orders.c.updated_at, 1, 10)
             days = [
                 {"date": str(day), "count": int(n), "total_due_pence": int(total)}
-                for day, n, total in await conn.execute(
+                for day, n, total in conn.execute(
                     select(ready_day, func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
                     .where(orders.c.status == OrderStatus.COMPLETED.value)
                     .group_by(ready_day).order_by(ready_day)
                 )
             ]
-        items = [pickup_entity(row) for row in rows]
-        return {
-            "items": items, "seq": seq, "next_cursor": next_cursor,
-            "count": int(count), "total_due_pence": int(due),  # over every page, not just this one
-            "days": days,
-        }
+            items = [pickup_entity(row) for row in rows]
+            return {
+                "items": items, "seq": seq, "next_cursor": next_cursor,
+                "count": int(count), "total_due_pence": int(due),  # over every page, not just this one
+                "days": days,
+            }
 
-    async def place_order(
+        return await self.run_read(run)
+
+    def place_order(
         self, tx: Tx, contact_id: int, items: list[dict[str, Any]], notes: str
     ) -> dict[str, Any]:
-        refuse_merged(contact_entity(await self._contact_row(tx.conn, contact_id)), "contact_id")
-        number = order_number(await tx.next_counter("order_number"))
-        result = await tx.conn.execute(
+        refuse_merged(contact_entity(self._contact_row(tx.conn, contact_id)), "contact_id")
+        number = order_number(tx.next_counter("order_number"))
+        result = tx.conn.execute(
             orders.insert().values(
                 number=number, contact_id=contact_id, status=OrderStatus.PENDING.value, items=items,
                 notes=notes, total_pence=total_pence(items), version=1, placed_at=tx.at, updated_at=tx.at,
@@ -370,14 +477,14 @@ class ShopStore:
             ).returning(*orders.c)
         )
         entity = order_entity(result.one())
-        await tx.emit("order.placed", "order", entity, "placed",
-                      {"items": [None, items], "notes": [None, notes], "status": [None, "pending"]})
+        tx.emit("order.placed", "order", entity, "placed",
+                {"items": [None, items], "notes": [None, notes], "status": [None, "pending"]})
         return entity
 
-    async def amend_order(
+    def amend_order(
         self, tx: Tx, order_id: int, version: int, fields: dict[str, Any]
     ) -> dict[str, Any]:
-        current = order_entity(await self._order_row(tx.conn, order_id, lock=True))
+        current = order_entity(self._order_row(tx.conn, order_id, lock=True))
         check_customer_change(current["number"], OrderStatus(current["status"]), "changed")
         _check_version("Order", current["number"], current, version)
         changes = {k: [current[k], v] for k, v in fields.items() if current[k] != v}
@@ -386,29 +493,29 @@ class ShopStore:
         values = dict(fields)
         if "items" in fields:
             values["total_pence"] = total_pence(fields["items"])
-        return await self._write_order(tx, current, version, values, "order.amended", "amended", changes)
+        return self._write_order(tx, current, version, values, "order.amended", "amended", changes)
 
-    async def move_order(self, tx: Tx, order_id: int, version: int, action: str) -> dict[str, Any]:
-        current = order_entity(await self._order_row(tx.conn, order_id, lock=True))
+    def move_order(self, tx: Tx, order_id: int, version: int, action: str) -> dict[str, Any]:
+        current = order_entity(self._order_row(tx.conn, order_id, lock=True))
         target, event = next_status(current["number"], OrderStatus(current["status"]), action)
         _check_version("Order", current["number"], current, version)
-        return await self._write_order(
+        return self._write_order(
             tx, current, version, {"status": target.value}, event, event.split(".", 1)[1],
             {"status": [current["status"], target.value]},
         )
 
-    async def _write_order(
+    def _write_order(
         self, tx: Tx, current: dict[str, Any], version: int, values: dict[str, Any], event: str,
         action: str, changes: dict[str, Any],
     ) -> dict[str, Any]:
-        result = await tx.conn.execute(
+        result = tx.conn.execute(
             update(orders)
             .where(and_(orders.c.id == current["id"], orders.c.version == version))
             .values(**values, version=version + 1, updated_at=tx.at, updated_by=tx.actor)
             .returning(*orders.c)
         )
         entity = order_entity(result.one())
-        await tx.emit(event, "order", entity, action, changes)
+        tx.emit(event, "order", entity, action, changes)
         return entity
 
 
@@ -432,20 +539,25 @@ def _check_version(kind: str, label: str, current: dict[str, Any], version: int)
         )
 
 
-async def _page(
-    conn: AsyncConnection, query: Select[Any], key: Any, limit: int, cursor: int | None
+def seq_of(conn: Connection) -> int:
+    """The last seq handed out, as this transaction sees it."""
+    return int(conn.execute(select(counters.c.value).where(counters.c.name == "event_seq")).scalar_one())
+
+
+def _page(
+    conn: Connection, query: Select[Any], key: Any, limit: int, cursor: int | None
 ) -> tuple[list[Any], str | None]:
     if cursor is not None:
         query = query.where(key > cursor)
-    rows = list((await conn.execute(query.order_by(key).limit(limit + 1))).all())
+    rows = list(conn.execute(query.order_by(key).limit(limit + 1)).all())
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, str(rows[-1]._mapping[key.name])
     return rows, None
 
 
-async def _history(conn: AsyncConnection, entity: str, entity_id: int) -> list[dict[str, Any]]:
-    rows = await conn.execute(
+def _history(conn: Connection, entity: str, entity_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
         select(history.c.seq, history.c.at, history.c.actor, history.c.action, history.c.changes, history.c.via)
         .where(and_(history.c.entity == entity, history.c.entity_id == entity_id))
         .order_by(history.c.seq)
