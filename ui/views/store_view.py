@@ -4,6 +4,8 @@ changes or cancels an order while it is still pending. Once the workshop starts 
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -484,33 +486,40 @@ class StoreView(RoleView):
             return
         self.run(self.save_customer_details())
 
-    async def save_customer_details(self) -> Entity | None:
-        assert self.customer_id is not None
-        fields = self.details.clean()
+    @contextmanager
+    def _busy_while(self) -> Iterator[None]:
+        """Buttons off while a change is on its way, and back as they should be however it ends."""
         self._busy = True
         self.update_enabled()
         try:
-            saved = await self.session.save_contact(fields, self.customer_id, self.customer_version)
-        except CallError as exc:
-            if exc.code == "conflict" and isinstance(exc.details.get("current"), dict):
-                current: Entity = exc.details["current"]
-                self.session.contacts.apply(current)
-                self.customer_version = current["version"]
-                self.details.load(current)
-                self.show_details_message(
-                    f"Your details were changed by {current['updated_by']} while you were editing them, so "
-                    "your changes were not saved. Here are the details as they are now; please make your "
-                    "change again."
-                )
-                return None
-            if exc.code == "invalid":
-                key = str(exc.details.get("field", "")).split(".")[0]
-                self.details.show_error(key, plain_message(exc))
-                return None
-            raise
+            yield
         finally:
             self._busy = False
             self.update_enabled()
+
+    async def save_customer_details(self) -> Entity | None:
+        assert self.customer_id is not None
+        fields = self.details.clean()
+        with self._busy_while():
+            try:
+                saved = await self.session.save_contact(fields, self.customer_id, self.customer_version)
+            except CallError as exc:
+                if exc.code == "conflict" and isinstance(exc.details.get("current"), dict):
+                    current: Entity = exc.details["current"]
+                    self.session.contacts.apply(current)
+                    self.customer_version = current["version"]
+                    self.details.load(current)
+                    self.show_details_message(
+                        f"Your details were changed by {current['updated_by']} while you were editing them, so "
+                        "your changes were not saved. Here are the details as they are now; please make your "
+                        "change again."
+                    )
+                    return None
+                if exc.code == "invalid":
+                    key = str(exc.details.get("field", "")).split(".")[0]
+                    self.details.show_error(key, plain_message(exc))
+                    return None
+                raise
         self.customer_version = saved["version"]
         self.details.load(saved)
         self.show_details_message("Your details are saved.", ok=True)
@@ -755,12 +764,8 @@ class StoreView(RoleView):
     async def place_order(self) -> Entity:
         assert self.customer_id is not None
         items = clean_items(self.editor_items())
-        self._busy = True
-        self.update_enabled()
-        try:
+        with self._busy_while():
             order = await self.session.place_order(self.customer_id, items, self.notes.toPlainText().strip())
-        finally:
-            self._busy = False
         self.select_order(order["id"])
         self.show_order(order)
         self.show_editor_message(
@@ -778,16 +783,12 @@ class StoreView(RoleView):
         assert self.order_id is not None and self.order_version is not None
         items = clean_items(self.editor_items())
         notes = self.notes.toPlainText().strip()
-        self._busy = True
-        self.update_enabled()
-        try:
-            order = await self.session.amend_order(self.order_id, self.order_version, items, notes)
-        except CallError as exc:
-            self._refused(exc)
-            return None
-        finally:
-            self._busy = False
-            self.update_enabled()
+        with self._busy_while():
+            try:
+                order = await self.session.amend_order(self.order_id, self.order_version, items, notes)
+            except CallError as exc:
+                self._refused(exc)
+                return None
         self.show_order(order)
         self.show_editor_message(f"Your changes to order {order['number']} are saved.")
         return order
@@ -818,16 +819,12 @@ class StoreView(RoleView):
         return await self.cancel_now(order["id"])
 
     async def cancel_now(self, order_id: int) -> Entity | None:
-        self._busy = True
-        self.update_enabled()
-        try:
-            order = await self.session.move_order(order_id, "cancel")
-        except CallError as exc:
-            self._refused(exc)
-            return None
-        finally:
-            self._busy = False
-            self.update_enabled()
+        with self._busy_while():
+            try:
+                order = await self.session.move_order(order_id, "cancel")
+            except CallError as exc:
+                self._refused(exc)
+                return None
         self.show_order(order)
         self.show_editor_message(f"Order {order['number']} is cancelled.")
         return order
