@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from app.domain.money import money
+
 STATUS_WORDS = {
     "pending": "pending",
     "in_progress": "in progress",
@@ -12,12 +14,6 @@ STATUS_WORDS = {
     "collected": "collected",
     "cancelled": "cancelled",
 }
-
-
-def money(pence: int) -> str:
-    sign = "-" if pence < 0 else ""
-    pence = abs(pence)
-    return f"{sign}£{pence // 100:,}.{pence % 100:02d}"
 
 
 def parse_money(text: str) -> int:

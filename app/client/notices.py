@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.client.shop_client import ShopClient
+from app.domain.money import money
 
 QUEUE_EXPIRES_MS = 30 * 24 * 3600 * 1000
 NOTICE_EVENTS = {"shipping": ("order.completed",), "workshop": ("order.placed",)}
@@ -27,10 +28,6 @@ class Notice:
 def notice_queue_name(namespace: str, user: str, role: str) -> str:
     safe_user = "".join(c if c.isalnum() or c in "-_" else "_" for c in user)
     return f"{namespace}.notices.{role}.{safe_user}"
-
-
-def money(pence: int) -> str:
-    return f"£{pence // 100:,}.{pence % 100:02d}"
 
 
 def describe(event: dict[str, Any], contact_name: Callable[[int], str]) -> Notice:

@@ -15,6 +15,8 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.domain.money import money
+
 MAX_NUMBERS_IN_SUBJECT = 8
 
 
@@ -30,12 +32,6 @@ class Notice:
 
     event: Mapping[str, Any]
     contact: Mapping[str, Any] | None
-
-
-def money(pence: int) -> str:
-    sign = "-" if pence < 0 else ""
-    pence = abs(int(pence))
-    return f"{sign}£{pence // 100:,}.{pence % 100:02d}"
 
 
 def _when(at: str | None, zone: str) -> str:

@@ -6,6 +6,8 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
+from app.domain.money import money
+
 STATUS_WORDS = {
     "pending": "Pending",
     "in_progress": "In progress",
@@ -13,10 +15,6 @@ STATUS_WORDS = {
     "collected": "Collected",
     "cancelled": "Cancelled",
 }
-
-
-def money(pence: int) -> str:
-    return f"£{pence // 100:,}.{pence % 100:02d}"
 
 
 def order_items_html(order: dict[str, Any]) -> str:
