@@ -92,17 +92,23 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(**flags: Any) -> Settings:
-    """Settings from flags (None means not given), then environment, config file and defaults."""
-    file_values = _read_file(config_path())
+def _layered(env_names: dict[str, str], flags: dict[str, Any], file_values: dict[str, Any]) -> dict[str, Any]:
+    """Each key's value from its flag, else its environment variable, else the config file; unset keys left out."""
     values: dict[str, Any] = {}
-    for key, env_name in ENV.items():
-        if flags.get(key):
+    for key, env_name in env_names.items():
+        if flags.get(key) not in (None, "", ()):
             values[key] = flags[key]
         elif os.environ.get(env_name):
             values[key] = os.environ[env_name]
-        elif file_values.get(key):
+        elif file_values.get(key) not in (None, ""):
             values[key] = file_values[key]
+    return values
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Settings from flags (None means not given), then environment, config file and defaults."""
+    file_values = _read_file(config_path())
+    values = _layered(ENV, flags, file_values)
     if flags.get("call_timeout"):
         values["call_timeout"] = float(flags["call_timeout"])
     elif "call_timeout" in file_values:
@@ -174,15 +180,7 @@ def _addresses(value: Any, key: str) -> tuple[str, ...]:
 
 def load_notifier_settings(**flags: Any) -> NotifierSettings:
     """The notifier's settings from flags (None: not given), environment, config file; plain-words errors."""
-    file_values = _read_file(config_path())
-    raw: dict[str, Any] = {}
-    for key, env_name in NOTIFIER_ENV.items():
-        if flags.get(key) not in (None, "", ()):
-            raw[key] = flags[key]
-        elif os.environ.get(env_name):
-            raw[key] = os.environ[env_name]
-        elif file_values.get(key) not in (None, ""):
-            raw[key] = file_values[key]
+    raw = _layered(NOTIFIER_ENV, flags, _read_file(config_path()))
     host = str(raw.get("smtp_host", "")).strip()
     if not host:
         raise ConfigError("The notifier needs an SMTP server: give --smtp-host, or set KILTSHOP_SMTP_HOST "
