@@ -75,7 +75,31 @@ RPC_GROUPS: tuple[str, ...] = ("contacts", "orders", "pickups", "notices")
 # A group's methods have one more dot than `group.*` matches (notices.settings.get): its queue is bound with `#`.
 RPC_BINDING_KEYS: dict[str, str] = {"notices": "notices.#"}
 
-ERROR_CODES: tuple[str, ...] = ("invalid", "not_found", "conflict", "locked", "forbidden", "internal")
+# `unavailable`: the shop could not do it just now (its database is down or busy); nothing was changed and the
+# same request may be sent again. `internal`: a fault in the service; the request was set aside in `<ns>.dead`
+# for the operator and must not be sent again. Never both for one request.
+ERROR_CODES: tuple[str, ...] = ("invalid", "not_found", "conflict", "locked", "forbidden", "unavailable", "internal")
+
+# Headers the service (and the notifier) put on a dead letter in `<ns>.dead`, and `kiltshop dead replay` reads.
+DEAD_REASON = "x-kiltshop-reason"
+DEAD_EXCHANGE = "x-kiltshop-exchange"
+DEAD_ROUTING_KEY = "x-kiltshop-routing-key"
+DEAD_AT = "x-kiltshop-dead-at"
+DEAD_TRUNCATED = "x-kiltshop-truncated"
+DEAD_QUEUE = "x-kiltshop-queue"
+DEAD_REPLAYED = "x-kiltshop-replayed"
+DEAD_NO_MESSAGE_ID = "x-kiltshop-no-message-id"
+# The broker-checked user_id of the request's sender, and the service's seal over (sender, routing key,
+# message_id, body): a replay runs as that sender only when the seal holds (app/messaging/seal.py).
+DEAD_SENDER = "x-kiltshop-sender"
+DEAD_SEAL = "x-kiltshop-seal"
+# Properties that were not UTF-8 text (or a timestamp out of range): named here, shown escaped.
+DEAD_BAD_PROPERTIES = "x-kiltshop-bad-properties"
+# On a replayed request: the operator's login that sent it back (the service records it in the history).
+REPLAYED_BY = "x-kiltshop-replayed-by"
+
+# The last part of a reply or client queue name: one word, no dots (see Names.reply_queue).
+QUEUE_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
 
 # List calls never send more than this many items in one reply.
 MAX_PAGE_SIZE = 500
@@ -110,6 +134,25 @@ class Names:
     def rpc_bindings(self) -> dict[str, str]:
         """Service queue name -> binding key on the rpc exchange."""
         return {self.rpc_queue(group): RPC_BINDING_KEYS.get(group, f"{group}.*") for group in RPC_GROUPS}
+
+    @property
+    def relay_exchange(self) -> str:
+        """Service-internal: a service process that committed a change wakes the relay holder through it."""
+        return f"{self.namespace}.relay"
+
+    def reply_queue(self, login: str, token: str) -> str:
+        """A caller's own reply queue: `<ns>.reply.<login>.<token>`. The service replies only to a queue named
+        for the request's own user_id, and the broker lets each login use only queues named for it."""
+        return f"{self.namespace}.reply.{login}.{token}"
+
+    def client_queue(self, login: str, token: str) -> str:
+        """A client's own event queue (a window's mirror, `kiltshop watch`): `<ns>.client.<login>.<token>`."""
+        return f"{self.namespace}.client.{login}.{token}"
+
+    def is_own_reply_queue(self, name: str, login: str) -> bool:
+        prefix = f"{self.namespace}.reply.{login}."
+        token = name[len(prefix):]
+        return name.startswith(prefix) and bool(token) and all(c in QUEUE_TOKEN_CHARS for c in token)
 
     def notifier_queue(self, purpose: str) -> str:
         """The notifier's durable queue for one kind of notice (see app/notifier/notifier.py)."""

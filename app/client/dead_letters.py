@@ -29,19 +29,18 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
 
-from app.contract import Names
+from app.contract import DEAD_AT, Names
+from app.contract import DEAD_EXCHANGE as EXCHANGE
+from app.contract import DEAD_NO_MESSAGE_ID as NO_MESSAGE_ID
+from app.contract import DEAD_QUEUE as QUEUE
+from app.contract import DEAD_REASON as REASON
+from app.contract import DEAD_REPLAYED as REPLAYED
+from app.contract import DEAD_ROUTING_KEY as ROUTING_KEY
+from app.contract import DEAD_TRUNCATED as TRUNCATED
 from app.messaging.rpc_client import CallError
 
-REASON = "x-kiltshop-reason"
-EXCHANGE = "x-kiltshop-exchange"
-ROUTING_KEY = "x-kiltshop-routing-key"
-DEAD_AT = "x-kiltshop-dead-at"
-TRUNCATED = "x-kiltshop-truncated"
-QUEUE = "x-kiltshop-queue"
-REPLAYED = "x-kiltshop-replayed"
 # app/messaging/rpc_server.py gives this reason to a mutating call that came without a message_id.
 NO_MESSAGE_ID_REASON = "must carry a message_id"
-NO_MESSAGE_ID = "x-kiltshop-no-message-id"  # set by the service when the original had no message_id
 
 # Headers that describe the death, not the message: a replay leaves them off.
 DEATH_HEADERS = frozenset({REASON, EXCHANGE, ROUTING_KEY, DEAD_AT, TRUNCATED, QUEUE, REPLAYED, NO_MESSAGE_ID,
