@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
@@ -123,7 +124,10 @@ class RawRpc:
     async def __aenter__(self) -> RawRpc:
         self.connection = await aio_pika.connect(self.broker_url)
         self.channel = await self.connection.channel()
-        self.reply_queue = await self.channel.declare_queue(exclusive=True, auto_delete=True)
+        # The service replies only to the sender's own reply queue, named for its login (docs/contract.md).
+        self.user = unquote(urlsplit(self.broker_url).username or "guest")
+        self.reply_queue = await self.channel.declare_queue(
+            self.names.reply_queue(self.user, uuid.uuid4().hex), exclusive=True, auto_delete=True)
 
         async def on_reply(message: AbstractIncomingMessage) -> None:
             self.replies.setdefault(message.correlation_id or "", []).append(message)
@@ -144,6 +148,7 @@ class RawRpc:
             body = json.dumps(body).encode()
         correlation_id = props.pop("correlation_id", uuid.uuid4().hex)
         props.setdefault("content_type", CONTENT_TYPE)
+        props.setdefault("user_id", self.user)
         if reply:
             props.setdefault("reply_to", self.reply_queue.name)
         exchange = await self.channel.get_exchange(self.names.rpc_exchange, ensure=False)

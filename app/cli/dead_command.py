@@ -32,11 +32,11 @@ def _positive(text: str) -> int:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    asyncio.run(_run(settings, args))
-    return 0
+    """0 when everything asked for was done; 1 when a dead letter was kept (the output says why)."""
+    return asyncio.run(_run(settings, args))
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> None:
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
     connection = await connect(settings.broker_url, f"kiltshop-cli/dead {settings.namespace}",
                                timeout=settings.call_timeout)
     try:
@@ -49,8 +49,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> None:
                                  indent=2, ensure_ascii=False))
             else:
                 print(listing_text(listing, fmt.table))
-        else:
-            report = await dead.replay(None if args.all else args.id)
-            print(json.dumps(report.as_json(), indent=2, ensure_ascii=False) if args.json else replay_text(report))
+            return 0
+        report = await dead.replay(None if args.all else args.id)
+        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False) if args.json else replay_text(report))
+        return 1 if report.refused else 0
     finally:
         await connection.close()

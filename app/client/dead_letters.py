@@ -19,7 +19,10 @@ message_id and answers a repeat with the first reply), a replayed event by its s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +32,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import AMQPError, ChannelNotFoundEntity, DeliveryError
 
-from app.contract import DEAD_AT, Names
+from app.contract import DEAD_AT, DEAD_BAD_PROPERTIES, DEAD_SEAL, REPLAYED_BY, Names
 from app.contract import DEAD_EXCHANGE as EXCHANGE
 from app.contract import DEAD_NO_MESSAGE_ID as NO_MESSAGE_ID
 from app.contract import DEAD_QUEUE as QUEUE
@@ -50,6 +53,7 @@ BROKER_DEATH_PREFIXES = ("x-first-death-", "x-last-death-")
 PREVIEW_CHARS = 60
 GET_TIMEOUT = 10.0
 PUBLISH_TIMEOUT = 10.0
+ANSWER_TIMEOUT = 15.0  # a replayed request: how long to wait for the shop's answer before keeping the letter
 
 
 class DeadLetterError(CallError):
@@ -163,7 +167,15 @@ class DeadLetter:
         text = " ".join(text.split())
         return text if len(text) <= chars else text[: chars - 1] + "…"
 
+    @property
+    def is_request(self) -> bool:
+        """A call to the service (the service dead-lettered it), not an event addressed back to a queue."""
+        return not self.queue and self.exchange is not None
+
     def why_not_replayable(self) -> str | None:
+        if self.headers.get(DEAD_BAD_PROPERTIES):
+            return (f"its {_text(self.headers[DEAD_BAD_PROPERTIES])} did not come as text, so what it said cannot be "
+                    "sent again as it was")
         if self.truncated is not None:
             return (f"its body was cut to the first {len(self.body)} of {self.truncated} bytes when it was "
                     "dead-lettered, so the original cannot be sent again")
@@ -174,6 +186,10 @@ class DeadLetter:
             # letter too: replayed, the change would run under an id its sender never knew, possibly twice.
             return ("the request came without a message_id (the one it shows was added on its way here), so "
                     "replaying it could make the change twice; its sender must send it again with a message_id")
+        if self.is_request and not self.headers.get(DEAD_SEAL):
+            # Without the service's seal the shop cannot run it as its sender (an older service set it aside).
+            return ("it carries no seal of the shop service, so it cannot be run as its sender; its sender must "
+                    "send it again")
         return None
 
     def as_json(self) -> dict[str, Any]:
@@ -207,6 +223,11 @@ class ReplayReport:
     replayed: list[tuple[DeadLetter, int]] = field(default_factory=list)  # the letter and its replay count
     kept: list[tuple[DeadLetter, str]] = field(default_factory=list)  # the letter and why it stays
 
+    @property
+    def refused(self) -> bool:
+        """Something was asked for and not done: the command says so with a non-zero exit."""
+        return bool(self.kept)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "replayed": [{"id": d.id, "to": d.destination, "replayed": n} for d, n in self.replayed],
@@ -227,6 +248,8 @@ class DeadLetters:
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
+        self._replies: AbstractQueue | None = None
+        self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def peek(self, limit: int | None = None) -> Listing:
         """The first `limit` dead letters (all without it), oldest first; every one stays in the queue."""
@@ -309,12 +332,22 @@ class DeadLetters:
         headers = {k: v for k, v in letter.headers.items()
                    if k not in DEATH_HEADERS and not k.startswith(BROKER_DEATH_PREFIXES)}
         headers[REPLAYED] = letter.replayed + 1
+        headers[REPLAYED_BY] = self.user
+        correlation_id = letter.correlation_id
+        reply_to = letter.reply_to
+        answer: asyncio.Future[dict[str, Any]] | None = None
+        if letter.is_request:
+            # The shop answers the operator, who then knows whether it ran; the original caller is long gone.
+            reply_to = (await self._reply_queue()).name
+            correlation_id = uuid.uuid4().hex
+            answer = asyncio.get_running_loop().create_future()
+            self._answers[correlation_id] = answer
         message = aio_pika.Message(
             letter.body,
             headers=headers,
             content_type=letter.content_type,
-            correlation_id=letter.correlation_id,
-            reply_to=letter.reply_to,
+            correlation_id=correlation_id,
+            reply_to=reply_to,
             message_id=letter.message_id,
             type=letter.type,
             app_id=letter.app_id,
@@ -340,7 +373,37 @@ class DeadLetters:
         except (AMQPError, TimeoutError, ConnectionError) as exc:
             raise DeadLetterError("unavailable", f"The broker connection failed while replaying {letter.id} "
                                                  f"({exc}); it stays in {self.names.dead_queue}.") from None
-        return None
+        if answer is None:
+            return None
+        try:
+            reply = await asyncio.wait_for(answer, ANSWER_TIMEOUT)
+        except TimeoutError:
+            return f"the shop service did not answer within {ANSWER_TIMEOUT:g} seconds (is it running?)"
+        finally:
+            self._answers.pop(correlation_id or "", None)
+        if reply.get("ok"):
+            return None
+        error = reply.get("error") or {}
+        return f"the shop refused it ({error.get('code', 'internal')}): {error.get('message', 'no reason given')}"
+
+    async def _reply_queue(self) -> AbstractQueue:
+        """The operator's own reply queue (the service answers only there), made on first use."""
+        assert self._channel is not None
+        if self._replies is None:
+            self._replies = await self._channel.declare_queue(
+                self.names.reply_queue(self.user, uuid.uuid4().hex), exclusive=True, auto_delete=True)
+            await self._replies.consume(self._on_answer, no_ack=True)
+        return self._replies
+
+    async def _on_answer(self, message: AbstractIncomingMessage) -> None:
+        future = self._answers.get(message.correlation_id or "")
+        if future is None or future.done():
+            return
+        try:
+            reply = json.loads(message.body)
+        except ValueError:
+            reply = {"ok": False, "error": {"code": "internal", "message": "the shop sent an unreadable answer"}}
+        future.set_result(reply if isinstance(reply, dict) else {"ok": False, "error": {}})
 
     async def _exchange(self, name: str) -> AbstractExchange | str:
         """The exchange to republish to, or why there is none. Checked on a channel of its own, because the

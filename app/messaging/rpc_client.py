@@ -56,7 +56,7 @@ class RpcClient:
         self._exchange = await self._channel.get_exchange(self._names.rpc_exchange, ensure=False)
         # The client names the queue itself, so a robust reconnect re-declares it under the same name.
         self._reply_queue = await self._reply_channel.declare_queue(
-            f"{self._names.namespace}.reply.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
+            self._names.reply_queue(self._user_id, uuid.uuid4().hex), exclusive=True, auto_delete=True
         )
         await self._reply_queue.consume(self._on_reply, no_ack=True)
 

@@ -13,7 +13,7 @@ from app.domain.billing import clean_day_range
 from app.domain.errors import ForbiddenError, InvalidError
 from app.domain.notices import clean_settings_get, clean_settings_set
 from app.domain.order_states import OrderStatus
-from app.domain.roles import authorize, role_for_user
+from app.domain.roles import SERVICE_ROLE, authorize, role_for_user
 from app.domain.validation import (
     CONTACT_FIELDS,
     as_int,
@@ -65,6 +65,11 @@ class ShopHandlers:
         if route is None:
             raise InvalidError(f"'{call.method}' is not a method of this service.", field="method")
         if self.namespace is not None:
+            # A sealed dead letter sent back runs as its sender, but only the shop's operator sends them back.
+            if call.replayed_by is not None and role_for_user(
+                    call.replayed_by, self.namespace, self.dev_mode) not in (None, SERVICE_ROLE):
+                raise ForbiddenError("Only the shop's operator (the service login) may send dead letters back.",
+                                     {"replayed_by": call.replayed_by})
             authorize(role_for_user(call.user_id, self.namespace, self.dev_mode), call.method)
         return await route(call)
 
