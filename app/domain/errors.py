@@ -47,3 +47,9 @@ class ForbiddenError(ShopError):
 
 class InternalError(ShopError):
     code = "internal"
+
+
+class UnavailableError(ShopError):
+    """The shop cannot do it just now (its records are down or busy); nothing was changed, try again."""
+
+    code = "unavailable"
