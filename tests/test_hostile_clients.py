@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -24,8 +25,13 @@ from app.contract import DEAD_BAD_PROPERTIES, DEAD_REASON, DEAD_SEAL, DEAD_SENDE
 from app.messaging.connection import connect
 from app.service.shop_service import ShopService
 from tests.hostile_client import HostileClient, raw_table
-from tests.shop_helpers import ITEM, RawRpc, new_contact, queue_state
+from tests.shop_helpers import ITEM, RawRpc, cli_env, new_contact, queue_state, run_cli
 from tests.support import wait_until
+
+
+@pytest.fixture
+def env_cli(settings: Settings) -> dict[str, str]:
+    return cli_env(settings.broker_url, settings.namespace)
 
 
 @pytest.fixture
@@ -253,3 +259,28 @@ async def test_many_hostile_messages_at_once_cost_nothing(
     assert len(letters) == 10 * len(BAD_PROPERTIES)
     assert all(DEAD_REASON in letter.headers for letter in letters)
     assert watched == []
+
+
+async def test_a_locked_database_is_unavailable_not_dead_lettered(
+    client: ShopClient, settings: Settings, env_cli: dict[str, str]
+) -> None:
+    """The database held locked: the person is told to try again, and nothing is set aside; they try again
+    once it is free, the operator replays everything there is: one order, not two."""
+    contact = await new_contact(client, "Morag MacLeod")
+    path = settings.database_url.split("///", 1)[1]
+    lock = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(CallError) as refused:
+            await client.call("orders.place", {"contact_id": contact["id"], "items": [ITEM]}, timeout=15)
+        assert refused.value.code == "unavailable"
+        assert "try again" in refused.value.message and "nothing was changed" in refused.value.message
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert await dead_letters(settings) == []
+    again = await client.call("orders.place", {"contact_id": contact["id"], "items": [ITEM]})
+    replayed = await run_cli(env_cli, "dead", "replay", "--all")
+    assert replayed.returncode == 0 and replayed.stdout.strip() == "No dead letters."
+    orders = (await client.call("orders.list", {}))["items"]
+    assert [o["id"] for o in orders] == [again["id"]]

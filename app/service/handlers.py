@@ -10,7 +10,7 @@ from typing import Any
 
 from app.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.domain.billing import clean_day_range
-from app.domain.errors import ForbiddenError, InvalidError
+from app.domain.errors import ForbiddenError, InvalidError, ShopError, UnavailableError
 from app.domain.notices import clean_settings_get, clean_settings_set
 from app.domain.order_states import OrderStatus
 from app.domain.roles import SERVICE_ROLE, authorize, role_for_user
@@ -28,10 +28,13 @@ from app.domain.validation import (
 from app.messaging.rpc_server import Call
 from app.service.duplicate_handlers import DuplicateHandlers
 from app.store.billing import billing_summary
+from app.store.failures import is_transient
 from app.store.notice_store import NoticeStore
 from app.store.shop_store import ShopStore, Tx
 
 PAGE_PARAMS = ("limit", "cursor")
+STORE_UNAVAILABLE = ("The shop's records cannot be reached just now, so nothing was changed. "
+                     "Please try again in a minute.")
 
 
 class ShopHandlers:
@@ -71,7 +74,13 @@ class ShopHandlers:
                 raise ForbiddenError("Only the shop's operator (the service login) may send dead letters back.",
                                      {"replayed_by": call.replayed_by})
             authorize(role_for_user(call.user_id, self.namespace, self.dev_mode), call.method)
-        return await route(call)
+        try:
+            return await route(call)
+        except Exception as exc:
+            if isinstance(exc, ShopError) or not is_transient(exc):
+                raise
+            # Nothing was changed and nothing is set aside: the caller may simply send it again.
+            raise UnavailableError(STORE_UNAVAILABLE) from None
 
     def _mutate(self, call: Call, change: Callable[[Tx], dict[str, Any]]) -> Awaitable[dict[str, Any]]:
         assert call.message_id, "the RPC server refuses changes without a message_id"
