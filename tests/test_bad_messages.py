@@ -84,7 +84,7 @@ async def test_corpus_of_bad_messages(client: ShopClient, settings: Settings) ->
                 assert raw.reply_queue is not None
                 await bare_publish(settings.broker_url, raw.names.rpc_exchange, bad.routing_key, bad.body,
                                    content_type="application/json", reply_to=raw.reply_queue.name,
-                                   correlation_id=correlation_id)
+                                   correlation_id=correlation_id, user_id=raw.user)
             else:
                 props = {"message_id": str(uuid.uuid4()), "timestamp": datetime.now(UTC), **bad.props}
                 correlation_id = await raw.publish(bad.routing_key, bad.body, reply=not bad.no_reply_to, **props)
@@ -146,7 +146,7 @@ async def test_a_read_needs_no_message_id(client: ShopClient, settings: Settings
     async with RawRpc(settings.broker_url, settings.namespace) as raw:
         assert raw.reply_queue is not None
         await bare_publish(settings.broker_url, raw.names.rpc_exchange, "contacts.list", b"",
-                           reply_to=raw.reply_queue.name, correlation_id="read-1")
+                           reply_to=raw.reply_queue.name, correlation_id="read-1", user_id=raw.user)
         reply = await raw.reply("read-1")
         assert reply["ok"] is True and reply["result"]["items"] == [] and reply["result"]["seq"] == 0
 

@@ -664,7 +664,7 @@ def unusable(case: Case) -> bool:
     """What docs/contract.md ("Dead letters") says is dead-lettered."""
     if not case.reply_to or case.routing_key not in METHODS or len(case.body) > MAX_BODY_BYTES:
         return True
-    if case.content_type not in (None, "", CONTENT_TYPE):
+    if case.content_type not in (None, "", CONTENT_TYPE, "application/json; charset=utf-8"):
         return True
     try:
         body = loads(case.body) if case.body.strip() else {}
@@ -714,7 +714,9 @@ class FuzzRig:
         await self.client.connect()
         self.connection = await aio_pika.connect(self.settings.broker_url)
         channel = await self.connection.channel()
-        replies = await channel.declare_queue(exclusive=True, auto_delete=True)
+        # the service answers only the sender's own reply queue, named for its login
+        replies = await channel.declare_queue(Names(self.settings.namespace).reply_queue("guest", uuid.uuid4().hex),
+                                              exclusive=True, auto_delete=True)
         self.reply_queue = replies.name
 
         async def on_reply(message: AbstractIncomingMessage) -> None:
@@ -745,7 +747,7 @@ class FuzzRig:
         if case.message_id == "fresh":
             case = replace(case, message_id=str(uuid.uuid4()))
         message_id = case.message_id
-        props: dict[str, Any] = {"correlation_id": correlation_id}
+        props: dict[str, Any] = {"correlation_id": correlation_id, "user_id": "guest"}
         for name, value in (("content_type", case.content_type), ("message_id", message_id),
                             ("expiration", case.expiration)):
             if value is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sqlite3
 import time
 import uuid
@@ -284,3 +285,53 @@ async def test_a_locked_database_is_unavailable_not_dead_lettered(
     assert replayed.returncode == 0 and replayed.stdout.strip() == "No dead letters."
     orders = (await client.call("orders.list", {}))["items"]
     assert [o["id"] for o in orders] == [again["id"]]
+
+
+FUZZ_PROPERTIES = ("content_type", "correlation_id", "reply_to", "message_id", "app_id", "type",
+                   "content_encoding")
+FUZZ_BODIES = (b"{}", b'{"name": "Fuzzed Customer"}', b'{"limit": 2}', b'{"\\udbff": 1}', b"[1, 2",
+               b"\xff\xfe\x00", b'{"q": "\\ud83c\\udff4"}', b"")
+
+
+async def test_fuzzed_properties_are_each_answered_or_dead_lettered(
+    client: ShopClient, settings: Settings, watched: list[str]
+) -> None:
+    """120 seeded random messages, each with up to three properties made of random bytes (often not UTF-8), a
+    random body and sometimes a timestamp of 2**63-1: each is answered or dead-lettered, the shop changes only
+    for the ones answered ok, and the service never loses its connection."""
+    rng = random.Random(20261204)
+    names = Names(settings.namespace)
+    dead_seen: list[object] = []
+    created = 0
+    async with RawRpc(settings.broker_url, settings.namespace) as raw, HostileClient(settings.broker_url) as hostile:
+        assert raw.channel is not None
+        dead_queue = await raw.channel.declare_queue(names.dead_queue, passive=True)
+
+        async def on_dead(message: object) -> None:
+            dead_seen.append(message)
+
+        await dead_queue.consume(on_dead, no_ack=True)
+        for _ in range(120):
+            method = rng.choice(("contacts.list", "contacts.create", "orders.list", "pickups.list"))
+            message = props(raw)
+            for name in rng.sample(FUZZ_PROPERTIES, rng.randint(0, 3)):
+                message[name] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
+            if rng.random() < 0.2:
+                message["timestamp"] = rng.choice((2**63 - 1, 2**64 - 1, 0))
+            body = rng.choice(FUZZ_BODIES)
+            dead_before = len(dead_seen)
+            await hostile.publish(names.rpc_exchange, method, body, **message)
+            correlation_id = message["correlation_id"].decode("utf-8", errors="backslashreplace")
+
+            def settled(cid: str = correlation_id, before: int = dead_before) -> bool:
+                return cid in raw.replies or len(dead_seen) > before
+
+            await wait_until(settled, 5, interval=0.02)
+            if correlation_id in raw.replies:
+                reply = json.loads(raw.replies[correlation_id][-1].body)
+                assert reply["ok"] or reply["error"]["code"] != "internal", reply
+                if reply["ok"] and method == "contacts.create":
+                    created += 1
+        assert await honest_call_time(client) < 1.0
+    assert len((await client.call("contacts.list", {}))["items"]) == created
+    assert watched == []

@@ -230,7 +230,11 @@ async def test_no_one_but_the_operator_runs_a_request_as_someone_else(
         try:
             channel = await connection.channel()
             mine = await channel.declare_queue(NAMES.reply_queue(STORE, uuid.uuid4().hex), exclusive=True)
-            await mine.consume(lambda m: replies.__setitem__(m.correlation_id, json.loads(m.body)), no_ack=True)
+
+            async def on_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                replies[message.correlation_id or ""] = json.loads(message.body)
+
+            await mine.consume(on_reply, no_ack=True)
             exchange = await channel.get_exchange(NAMES.rpc_exchange, ensure=False)
             for name, given in (("made-up", "00" * 32), ("real", seal)):
                 await exchange.publish(aio_pika.Message(
