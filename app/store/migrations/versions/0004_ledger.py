@@ -1,9 +1,9 @@
 """The requests ledger per sender, with a digest of each request; the service_keys table with the dead-letter seal.
 
 requests: primary key (sender, message_id) instead of message_id, and a digest column (sha256 of the method and the
-parameters). Rows from before get sender '' and digest NULL: no caller has the sender '', so a retry of a change
-made before this migration is not recognised and runs again (clients retry within seconds; a service is upgraded
-stopped).
+parameters). Rows from before get sender '' and digest NULL. No caller has the sender '', so those rows are never
+found again: a retry, after the upgrade, of a change made before it runs as a new change (a client retries within
+seconds, so only a change in flight during the upgrade can be affected).
 
 service_keys: one row, "dead-letter-seal", 32 random bytes as hex, made here once per database.
 
