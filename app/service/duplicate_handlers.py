@@ -53,7 +53,7 @@ class DuplicateHandlers:
         second_id = require_int(call.params, "second_id", 1)
         score = as_int(call.params.get("score", 0), "score", 0, 100)
         reason = as_text(call.params.get("reason"), "reason", max_len=MAX_REASON)
-        return await self.shop._mutate(
+        return await self.shop.mutate(
             call, lambda tx: self.duplicates.flag(tx, first_id, second_id, score, reason)
         )
 
@@ -61,7 +61,7 @@ class DuplicateHandlers:
         reject_unknown(call.params, ("id", "version"))
         pair_id = require_int(call.params, "id", 1)
         version = require_int(call.params, "version", 1)
-        return await self.shop._mutate(call, lambda tx: self.duplicates.keep_apart(tx, pair_id, version))
+        return await self.shop.mutate(call, lambda tx: self.duplicates.keep_apart(tx, pair_id, version))
 
     async def contacts_merge(self, call: Call) -> dict[str, Any]:
         reject_unknown(call.params, ("keep_id", "keep_version", "merge_id", "merge_version", *CONTACT_FIELDS))
@@ -70,6 +70,6 @@ class DuplicateHandlers:
         merge_id = require_int(call.params, "merge_id", 1)
         merge_version = require_int(call.params, "merge_version", 1)
         fields = clean_contact_fields(call.params, partial=True)
-        return await self.shop._mutate(
+        return await self.shop.mutate(
             call, lambda tx: self.duplicates.merge(tx, keep_id, keep_version, merge_id, merge_version, fields)
         )

@@ -5,6 +5,8 @@ app/contract.py and docs/."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -82,10 +84,13 @@ class ShopHandlers:
             # Nothing was changed and nothing is set aside: the caller may simply send it again.
             raise UnavailableError(STORE_UNAVAILABLE) from None
 
-    def _mutate(self, call: Call, change: Callable[[Tx], dict[str, Any]]) -> Awaitable[dict[str, Any]]:
+    def mutate(self, call: Call, change: Callable[[Tx], dict[str, Any]]) -> Awaitable[dict[str, Any]]:
+        """Run a change once per (sender, message_id) through the store's requests ledger; every change handler,
+        here and in DuplicateHandlers, goes through this."""
         assert call.message_id, "the RPC server refuses changes without a message_id"
         # The caller's app_id (e.g. kiltshop-import/sales) is kept in the history as `via`.
-        return self.store.mutate(call.message_id, call.method, call.actor, change, via=call.app_id)
+        return self.store.mutate(call.message_id, call.method, call.actor, change, via=call.app_id,
+                                 digest=request_digest(call.method, call.params))
 
     # -- contacts -------------------------------------------------------------------------------
 
@@ -104,14 +109,14 @@ class ShopHandlers:
     async def contacts_create(self, call: Call) -> dict[str, Any]:
         reject_unknown(call.params, CONTACT_FIELDS)
         fields = clean_contact_fields(call.params, partial=False)
-        return await self._mutate(call, lambda tx: self.store.create_contact(tx, fields))
+        return await self.mutate(call, lambda tx: self.store.create_contact(tx, fields))
 
     async def contacts_update(self, call: Call) -> dict[str, Any]:
         reject_unknown(call.params, ("id", "version", *CONTACT_FIELDS))
         contact_id = require_int(call.params, "id", 1)
         version = require_int(call.params, "version", 1)
         fields = clean_contact_fields(call.params, partial=True)
-        return await self._mutate(call, lambda tx: self.store.update_contact(tx, contact_id, version, fields))
+        return await self.mutate(call, lambda tx: self.store.update_contact(tx, contact_id, version, fields))
 
     # -- orders ---------------------------------------------------------------------------------
 
@@ -138,7 +143,7 @@ class ShopHandlers:
             raise InvalidError("'items' is missing: an order needs at least one item.", field="items")
         items = clean_items(call.params["items"])
         notes = as_text(call.params.get("notes"), "notes", max_len=4000)
-        return await self._mutate(call, lambda tx: self.store.place_order(tx, contact_id, items, notes))
+        return await self.mutate(call, lambda tx: self.store.place_order(tx, contact_id, items, notes))
 
     async def orders_amend(self, call: Call) -> dict[str, Any]:
         reject_unknown(call.params, ("id", "version", "items", "notes"))
@@ -151,14 +156,14 @@ class ShopHandlers:
             fields["notes"] = as_text(call.params["notes"], "notes", max_len=4000)
         if not fields:
             raise InvalidError("Nothing to change: give 'items', 'notes' or both.", field="items")
-        return await self._mutate(call, lambda tx: self.store.amend_order(tx, order_id, version, fields))
+        return await self.mutate(call, lambda tx: self.store.amend_order(tx, order_id, version, fields))
 
     def _move(self, action: str) -> Callable[[Call], Awaitable[dict[str, Any]]]:
         async def move(call: Call) -> dict[str, Any]:
             reject_unknown(call.params, ("id", "version"))
             order_id = require_int(call.params, "id", 1)
             version = require_int(call.params, "version", 1)
-            return await self._mutate(call, lambda tx: self.store.move_order(tx, order_id, version, action))
+            return await self.mutate(call, lambda tx: self.store.move_order(tx, order_id, version, action))
 
         return move
 
@@ -193,7 +198,14 @@ class ShopHandlers:
         role, version, fields = clean_settings_set(call.params)
         self._own_role(call, role)
         notices = NoticeStore(self.store)
-        return await self._mutate(call, lambda tx: notices.set_settings(tx, call.actor, role, version, fields))
+        return await self.mutate(call, lambda tx: notices.set_settings(tx, call.actor, role, version, fields))
+
+
+def request_digest(method: str, params: dict[str, Any]) -> str:
+    """What a request asks for, as the ledger compares it: sha256 over the method and the parameters as canonical
+    JSON (sorted keys, compact, ASCII only, so a lone surrogate is escaped rather than failing to encode)."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{method}\n{canonical}".encode("ascii")).hexdigest()
 
 
 def _statuses(value: Any) -> list[str] | None:

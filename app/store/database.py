@@ -18,6 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 MIGRATION_LOCK_KEY = 0x6B696C74  # "kilt": the PostgreSQL advisory lock taken while migrating
+# How long a SQLite statement waits for another writer's lock before it fails ("database is locked"), and how long
+# connecting to PostgreSQL (asyncpg) may take. Shorter than a client's call timeout (10 s by default), so a locked
+# or unreachable database fails the call while the caller still waits for the answer, instead of the write
+# happening later behind a caller who has given up and may try again.
+DATABASE_WAIT_S = 5
 
 
 def is_sqlite(url: str) -> bool:
@@ -35,10 +40,11 @@ def make_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Every transaction ends in an explicit COMMIT or ROLLBACK, so the pool need not roll back again
         # on check-in (with aiosqlite each statement is a hop to its thread).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None)
+        engine = create_async_engine(url, connect_args={"timeout": DATABASE_WAIT_S}, pool_reset_on_return=None)
         _sqlite_transactions(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    connect_args = {"timeout": DATABASE_WAIT_S} if url.startswith("postgresql+asyncpg") else {}
+    return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def make_sync_sqlite_engine(engine: AsyncEngine, pool_size: int) -> Engine:
@@ -47,7 +53,7 @@ def make_sync_sqlite_engine(engine: AsyncEngine, pool_size: int) -> Engine:
     worker thread, one hop from the event loop instead of one per statement."""
     url = engine.url.set(drivername="sqlite+pysqlite")
     sync_engine = create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}, pool_reset_on_return=None,
+        url, connect_args={"timeout": DATABASE_WAIT_S, "check_same_thread": False}, pool_reset_on_return=None,
         pool_size=pool_size, max_overflow=0,
     )
     _sqlite_transactions(sync_engine)
@@ -64,7 +70,7 @@ def _sqlite_transactions(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={DATABASE_WAIT_S * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

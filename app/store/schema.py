@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -95,14 +96,30 @@ counters = Table(
     Column("value", Integer, nullable=False),
 )
 
-# Replies already given to mutating calls, by message_id: a retried or redelivered call gets the same answer.
+# Replies already given to mutating calls, by (sender, message_id): a retried or redelivered call gets the same
+# answer. Each sender (the broker-checked user_id) has its own message_ids, so one login can neither read another's
+# reply nor block its change by reusing an id. digest = sha256 of the method and the canonical JSON of the
+# parameters: the same id with another body is refused. Keyed per sender since migration 0004_ledger (rows from
+# before have sender '' and digest NULL).
 requests = Table(
     "requests",
     metadata,
-    Column("message_id", String(200), primary_key=True),
+    Column("sender", String(255), nullable=False, server_default=""),
+    Column("message_id", String(200), nullable=False),
     Column("method", String(64), nullable=False),
     Column("reply", JSON, nullable=False),
     Column("created_at", String(32), nullable=False),
+    Column("digest", String(64)),
+    PrimaryKeyConstraint("sender", "message_id", name="requests_pkey"),
+)
+
+# Secrets the service keeps in its database (migration 0004_ledger): "dead-letter-seal" is the HMAC key that seals
+# each dead letter, so a replay can be trusted to run as its original sender. value = hex.
+service_keys = Table(
+    "service_keys",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 # Only one outbox relay publishes at a time, so events leave in seq order even with several services.

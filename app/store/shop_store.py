@@ -1,7 +1,8 @@
 """Contacts and orders: every change, its history row and its event row in one transaction.
 
 The store applies the shop's rules (app.domain) and writes the events it causes to the outbox; it never
-talks to a broker. Mutations run once per message_id: a retried call gets the reply it got the first time.
+talks to a broker. Mutations run once per (sender, message_id): a retried call gets the reply it got the first
+time.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,9 +27,14 @@ from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.domain.order_states import OrderStatus, check_customer_change, next_status
 from app.domain.validation import MEASUREMENT_FIELDS, total_pence
 from app.store.database import is_sqlite, make_engine, make_sync_sqlite_engine, migrate
-from app.store.schema import contacts, counters, history, orders, outbox, requests
+from app.store.schema import contacts, counters, history, orders, outbox, requests, service_keys
 
 T = TypeVar("T")
+
+REUSED_MESSAGE_ID = (
+    "This message_id was already used for a different request; use a new message_id for each new change."
+)
+SEAL_KEY = "dead-letter-seal"  # the service_keys row of the dead-letter seal (migration 0004_ledger)
 
 
 def now_iso() -> str:
@@ -159,6 +166,7 @@ class ShopStore:
             self._sync_engine = make_sync_sqlite_engine(engine, pool_size=READER_THREADS + 1)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="kiltshop-store-write")
             self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="kiltshop-store-read")
+        self._seal_key: bytes | None = None
 
     @classmethod
     async def open(cls, url: str) -> ShopStore:
@@ -267,8 +275,14 @@ class ShopStore:
         actor: str,
         change: Callable[[Tx], dict[str, Any]],
         via: str | None = None,
+        digest: str | None = None,
     ) -> dict[str, Any]:
-        """Run change once per message_id and return its result; a repeat returns the first result.
+        """Run change once per (actor, message_id) and return its result; a repeat returns the first result.
+
+        The ledger is per sender: the actor (the broker-checked user_id) is the sender, so another login's reuse
+        of a message_id is a request of its own and never sees this one's reply. digest identifies the request
+        (see app.service.handlers.request_digest): a repeat with another digest, or another method, is refused.
+        Without a digest (tools and tests in-process) only the method is compared.
 
         change runs inside the write transaction (in a worker thread on SQLite): it is synchronous, e.g.
         `lambda tx: store.create_contact(tx, fields)`.
@@ -276,15 +290,12 @@ class ShopStore:
 
         def run(conn: Connection) -> dict[str, Any]:
             seen = conn.execute(
-                select(requests.c.method, requests.c.reply).where(requests.c.message_id == message_id)
+                select(requests.c.method, requests.c.digest, requests.c.reply)
+                .where(requests.c.sender == actor, requests.c.message_id == message_id)
             ).first()
             if seen is not None:
-                if seen.method != method:
-                    raise InvalidError(
-                        f"message_id {message_id!r} was already used for {seen.method}; "
-                        "use a new message_id for each new change.",
-                        field="message_id",
-                    )
+                if seen.method != method or (digest is not None and seen.digest is not None and seen.digest != digest):
+                    raise InvalidError(REUSED_MESSAGE_ID, field="message_id")
                 return dict(seen.reply)
             tx = Tx(conn, actor, via)
             result = change(tx)
@@ -293,7 +304,10 @@ class ShopStore:
                     result.close()
                 raise TypeError("ShopStore.mutate: change must be synchronous (the store's Tx methods are)")
             conn.execute(
-                requests.insert().values(message_id=message_id, method=method, reply=result, created_at=tx.at)
+                requests.insert().values(
+                    sender=actor, message_id=message_id, method=method, digest=digest, reply=result,
+                    created_at=tx.at,
+                )
             )
             return result
 
@@ -304,6 +318,35 @@ class ShopStore:
                 # Two deliveries of one message_id raced (PostgreSQL); the loser reads the winner's reply.
                 continue
         raise ConflictError("This change was sent twice at the same moment; please try again.")
+
+    async def seal_key(self) -> bytes:
+        """The key that seals dead letters (HMAC), made by migration 0004_ledger; made here if it is missing."""
+        if self._seal_key is None:
+            self._seal_key = bytes.fromhex(await self._seal_key_hex())
+        return self._seal_key
+
+    async def _seal_key_hex(self) -> str:
+        def read(conn: Connection) -> str | None:
+            value = conn.execute(select(service_keys.c.value).where(service_keys.c.name == SEAL_KEY)).scalar()
+            return None if value is None else str(value)
+
+        def make(conn: Connection) -> str:
+            value = read(conn)
+            if value is None:
+                value = secrets.token_hex(32)
+                conn.execute(service_keys.insert().values(name=SEAL_KEY, value=value))
+            return value
+
+        value = await self.run_read(read)
+        if value is not None:
+            return value
+        try:
+            return await self.run_write(make, notify=False)
+        except IntegrityError:
+            # Another process made it at the same moment (PostgreSQL): theirs is the key.
+            value = await self.run_read(read)
+            assert value is not None
+            return value
 
     async def current_seq(self, conn: AsyncConnection) -> int:
         return int(
