@@ -180,7 +180,7 @@ async def test_a_replay_runs_as_its_original_sender(shop: Shop, service: ShopSer
     [contact] = (await sales.call("contacts.list", {}))["items"]
     assert contact["name"] == "Ishbel Grant" and contact["updated_by"] == STORE
     history = (await sales.call("contacts.get", {"id": contact["id"]}))["history"]
-    assert history[0]["actor"] == STORE
+    assert history[0]["actor"] == STORE and history[0]["via"].endswith(f"sent again by {SERVICE}")
     assert await dead_count(shop) == 0
 
 

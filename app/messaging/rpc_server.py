@@ -156,7 +156,9 @@ class RpcServer:
         try:
             call = self._parse(message)
         except Unusable as exc:
-            await self._dead_letter(message, str(exc))
+            # A sealed replay that is still unusable stays where it was (in <ns>.dead); its operator is told.
+            if not self._sealed_replay(message):
+                await self._dead_letter(message, str(exc))
             await self._reply(message, error_reply("invalid", str(exc)))
             return
         except ShopError as exc:  # a replay that cannot run as its sender: refused, not dead-lettered again
@@ -227,14 +229,20 @@ class RpcServer:
         if DEAD_SENDER not in headers:
             return user, None
         sender = _header_text(headers.get(DEAD_SENDER))
-        given = _header_text(headers.get(DEAD_SEAL))
-        if (self._seal_key is None or not sender or not given or not message.message_id
-                or not verify(self._seal_key, given, sender, message.routing_key or "", message.message_id,
-                              message.body)):
+        if not self._sealed_replay(message):
             raise ForbiddenError(
                 f"This request says it is a dead letter of {sender or 'someone'} sent back, but it does not carry "
                 "the shop service's seal for that, so it was not run.", {"sender": sender})
         return sender, user
+
+    def _sealed_replay(self, message: AbstractIncomingMessage) -> bool:
+        """A dead letter sent back whose seal holds: what it says was really sent by its sender."""
+        headers = message.headers or {}
+        sender = _header_text(headers.get(DEAD_SENDER))
+        given = _header_text(headers.get(DEAD_SEAL))
+        if self._seal_key is None or not sender or not given or not message.message_id or bad_properties(message):
+            return False
+        return verify(self._seal_key, given, sender, message.routing_key or "", message.message_id, message.body)
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         routing_key = printable(message.routing_key)

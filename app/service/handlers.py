@@ -88,8 +88,11 @@ class ShopHandlers:
         """Run a change once per (sender, message_id) through the store's requests ledger; every change handler,
         here and in DuplicateHandlers, goes through this."""
         assert call.message_id, "the RPC server refuses changes without a message_id"
-        # The caller's app_id (e.g. kiltshop-import/sales) is kept in the history as `via`.
-        return self.store.mutate(call.message_id, call.method, call.actor, change, via=call.app_id,
+        # The caller's app_id (e.g. kiltshop-import/sales) is kept in the history as `via`, and who sent it back
+        # when an operator replayed it.
+        via = call.app_id if call.replayed_by is None else f"{call.app_id or 'a request'}, sent again by " \
+            f"{call.replayed_by}"
+        return self.store.mutate(call.message_id, call.method, call.actor, change, via=via,
                                  digest=request_digest(call.method, call.params))
 
     # -- contacts -------------------------------------------------------------------------------
