@@ -62,7 +62,9 @@ def permissions_for(namespace: str, role: str, user: str) -> Permissions:
             read=everything,
             topics={names.rpc_exchange: (".*", ".*"), names.events_exchange: (".*", ".*")},
         )
-    own = f"^{ns}\\.(reply|client)\\..*"  # the reply queue and mirror queues a client declares for itself
+    # Its own reply and event queues only, `<ns>.(reply|client).<login>.<token>`: the token is one word without
+    # dots, so login `x.sales` cannot reach the queues of login `x.sales.dougie` (`...x.sales.dougie.<token>`).
+    own = f"^{ns}\\.(reply|client)\\.{re.escape(user)}\\.[A-Za-z0-9_-]+$"
     notices = f"^{re.escape(notice_queue_name(namespace, user, role))}$"
     return Permissions(
         configure=f"{own}|{notices}",

@@ -13,6 +13,7 @@ import pytest
 
 from app.client.shop_client import ShopClient
 from app.config import Settings
+from app.contract import Names
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "webstore-client.mjs"
 NODE_CACHE = Path("/tmp/kiltshop-node-example")
@@ -52,5 +53,9 @@ async def test_a_web_store_in_javascript_follows_the_contract(client: ShopClient
     assert result["final_status"] == "cancelled"
     assert result["events"] == ["order.placed", "order.amended", "order.cancelled"]
     assert result["seqs"] == sorted(result["seqs"])
+    # its own queues, named for its login (guest here): the only ones the service replies to and a shop login may use
+    names = Names(settings.namespace)
+    assert names.is_own_reply_queue(result["reply_queue"], "guest"), result["reply_queue"]
+    assert result["event_queue"].startswith(names.client_queue("guest", "")), result["event_queue"]
     orders = await client.call("orders.list", {"contact_id": contact["id"]})
     assert [o["number"] for o in orders["items"]] == [result["number"]]  # the retried placement made one

@@ -1,6 +1,6 @@
 """No one where they don't belong: per-role logins provisioned on a private broker node, tried against
-every method and every event, plus spoofing and forging. The broker is the first gate, the service's
-role check the second."""
+every method and every event, every other login's reply and client queues, plus spoofing and forging. The
+broker is the first gate, the service's role check the second."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from app.contract import EVENTS, METHODS, Names
 from app.domain.roles import PERMISSIONS, ROLES, methods_of
 from app.provisioning import Rabbitmqctl, apply, plan, write_definitions
 from app.service.shop_service import ShopService
-from tests.shop_helpers import RABBIT_BIN, PrivateRabbit
+from tests.shop_helpers import RABBIT_BIN, PrivateRabbit, queue_state
 from tests.support import wait_until
 
 pytestmark = pytest.mark.skipif(not PrivateRabbit.available(), reason="needs the rabbitmq-server package")
@@ -74,6 +74,129 @@ async def connect(shop: Shop, user: str) -> ShopClient:
     client = ShopClient(shop.url(user), NS, app_id=f"test-{user}", timeout=5)
     await client.connect()
     return client
+
+
+# Every client login of the shop fixture: one per role, and a second shipping login for a person.
+LOGINS = [*(f"{NS}.{role}" for role in ROLES), f"{NS}.shipping.dougie"]
+
+
+def kept_queues(login: str) -> list[str]:
+    """Durable queues a login keeps under its own prefix (a web store's mirror, a reply queue left behind)."""
+    names = Names(NS)
+    return [names.client_queue(login, "mirror"), names.reply_queue(login, "kept")]
+
+
+QUEUE_ACTIONS = ("declare", "consume", "get", "bind", "purge", "delete")
+
+
+async def attempt(connection: aio_pika.abc.AbstractConnection, action: str, name: str,
+                  exclusive: bool = False) -> str:
+    """Do one thing to a queue on a channel of its own, since a refusal closes the channel: 'ok' once the broker
+    confirmed it, 'refused' when it answered ACCESS_REFUSED. Any other failure is the test's own and raises."""
+    channel = await connection.channel()
+    try:
+        queue = await channel.get_queue(name, ensure=False)
+        if action == "declare":
+            await channel.declare_queue(name, durable=not exclusive, exclusive=exclusive)
+        elif action == "consume":
+            taken: list[Any] = []
+            await queue.consume(taken.append, no_ack=False)
+        elif action == "get":
+            await queue.get(no_ack=False, fail=False)
+        elif action == "bind":
+            await queue.bind(Names(NS).events_exchange, "order.*")
+        elif action == "purge":
+            await queue.purge()
+        elif action == "delete":
+            await queue.delete(if_unused=False, if_empty=False)
+        else:
+            raise AssertionError(action)
+    except AMQPError as exc:
+        if "ACCESS_REFUSED" not in str(exc):
+            raise
+        return "refused"
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    return "ok"
+
+
+@pytest.fixture
+async def kept(shop: Shop, service: ShopService) -> list[str]:
+    """Each login's kept queues, declared by the login itself, each holding one message the service put there."""
+    queues: list[str] = []
+    for login in LOGINS:
+        connection = await aio_pika.connect(shop.url(login))
+        try:
+            for name in kept_queues(login):
+                assert await attempt(connection, "declare", name) == "ok", f"{login} may not declare its {name}"
+                assert await attempt(connection, "purge", name) == "ok"
+                queues.append(name)
+        finally:
+            await connection.close()
+    connection = await aio_pika.connect(shop.url(f"{NS}.service"))
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        for name in queues:
+            await channel.default_exchange.publish(aio_pika.Message(b'{"kept": true}'), routing_key=name)
+    finally:
+        await connection.close()
+    return queues
+
+
+@pytest.mark.parametrize("login", LOGINS)
+async def test_each_login_may_use_its_own_reply_and_client_queues(shop: Shop, service: ShopService,
+                                                                  login: str) -> None:
+    names = Names(NS)
+    connection = await aio_pika.connect(shop.url(login))
+    try:
+        # a reply queue as RpcClient makes it (exclusive; not auto-delete here, so each probe finds it)
+        reply = names.reply_queue(login, uuid.uuid4().hex)
+        channel = await connection.channel()
+        await channel.declare_queue(reply, exclusive=True)
+        mirror = names.client_queue(login, uuid.uuid4().hex)
+        done = {(action, name): await attempt(connection, action, name, exclusive=name == reply)
+                for name in (reply, mirror) for action in QUEUE_ACTIONS}
+        assert done == {key: "ok" for key in done}
+    finally:
+        await connection.close()
+    # and the client itself, naming both kinds of queue for its login, calls and follows events
+    client = await connect(shop, login)
+    seen: list[dict[str, Any]] = []
+    try:
+        await client.subscribe(seen.append, ["contact.*"])
+        sales = await connect(shop, f"{NS}.sales")
+        made = await sales.call("contacts.create", {"name": "Eilidh Grant"})
+        await sales.close()
+        assert (await client.call("contacts.get", {"id": made["id"]}))["name"] == "Eilidh Grant"
+        await wait_until(lambda: any(e["data"]["id"] == made["id"] for e in seen))
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("login", LOGINS)
+async def test_no_login_may_touch_another_logins_queues(shop: Shop, kept: list[str], login: str) -> None:
+    """Another role's queues, and another person's of the same role (dougie vs the plain shipping login):
+    their kept durable queues, and new names under their prefix, for every action."""
+    names = Names(NS)
+    others = [other for other in LOGINS if other != login]
+    targets = [name for other in others for name in kept_queues(other)]
+    targets += [names.reply_queue(other, "fresh") for other in others]
+    targets += [names.client_queue(other, "fresh") for other in others]
+    connection = await aio_pika.connect(shop.url(login))
+    try:
+        done = {(action, name): await attempt(connection, action, name)
+                for name in targets for action in QUEUE_ACTIONS if name in kept or action == "declare"}
+    finally:
+        await connection.close()
+    breaches = sorted(key for key, result in done.items() if result != "refused")
+    assert not breaches, f"{login} got through: {breaches}"
+    assert len(done) == len(others) * (2 * len(QUEUE_ACTIONS) + 2)
+    service_url = shop.url(f"{NS}.service")
+    for name in kept:  # each still there, its message untouched, nobody consuming
+        assert await queue_state(service_url, name) == (1, 0), name
+    for other in others:
+        assert await queue_state(service_url, names.reply_queue(other, "fresh")) is None
 
 
 def params_for(method: str, contact: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ is tested without a screen.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,7 +103,8 @@ class RoleSession:
 
     async def act(self, method: str, params: dict[str, Any], message_id: str | None = None) -> dict[str, Any]:
         """Make a change; the reply's entity is applied at once so the window need not wait for the event."""
-        result: dict[str, Any] = await self.client.call(method, params, message_id=message_id or str(uuid.uuid4()))
+        # No message_id of our own: ShopClient gives a repeat of a change that got no answer the first one's.
+        result: dict[str, Any] = await self.client.call(method, params, message_id=message_id)
         mirror = self.contacts if method.startswith("contacts.") else self.orders
         mirror.apply(result)
         return result
@@ -160,7 +160,7 @@ class RoleSession:
         result: dict[str, Any] = await self.client.call("contacts.merge", {
             "keep_id": keep["id"], "keep_version": keep["version"],
             "merge_id": merge["id"], "merge_version": merge["version"], **fields,
-        }, message_id=str(uuid.uuid4()))
+        })
         for order in result["orders"]:
             self.orders.apply(order)
         self.contacts.apply(result["contact"])
@@ -172,7 +172,7 @@ class RoleSession:
 
     async def keep_apart(self, pair: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.client.call(
-            "contacts.keep_apart", {"id": pair["id"], "version": pair["version"]}, message_id=str(uuid.uuid4())
+            "contacts.keep_apart", {"id": pair["id"], "version": pair["version"]}
         )
         if self.duplicates is not None:
             self.duplicates.apply(result)

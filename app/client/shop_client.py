@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -15,10 +16,10 @@ from urllib.parse import unquote, urlsplit
 
 from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
 
-from app.contract import MAX_PAGE_SIZE, Names
+from app.contract import MAX_PAGE_SIZE, MUTATING_METHODS, Names
 from app.messaging.connection import connect
 from app.messaging.event_subscriber import EventHandler, subscribe
-from app.messaging.rpc_client import CallError, RpcClient, ServiceUnavailable
+from app.messaging.rpc_client import CallError, RpcClient, ServiceUnavailable, canonical_body
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ class ConnectionState(StrEnum):
 
 
 StateListener = Callable[[ConnectionState], None]
+
+# How long a change that got no answer is remembered: the same change asked again within it reuses the first
+# message_id, so pressing Save again after "the shop did not answer" cannot make it twice.
+REPEAT_WINDOW_S = 15 * 60
 
 
 class ShopClient:
@@ -49,6 +54,9 @@ class ShopClient:
         self._subscriptions: list[tuple[AbstractChannel, AbstractQueue]] = []
         self._state_listeners: list[StateListener] = []
         self._reconnect_listeners: list[Callable[[], None]] = []
+        # (method, canonical body) -> (message_id, when) of each change that ended with no answer
+        self._unanswered: dict[tuple[str, bytes], tuple[str, float]] = {}
+        self.repeat_window = REPEAT_WINDOW_S
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -106,9 +114,40 @@ class ShopClient:
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None,
                    message_id: str | None = None, app_id: str | None = None) -> Any:
+        """One call. A change sent without a message_id gets a new one, unless the same change (same method,
+        same parameters) ended with no answer in the last repeat_window seconds: then it is sent again under
+        that first message_id, and the service's ledger makes sure it is done only once."""
+        repeat_key: tuple[str, bytes] | None = None
+        if message_id is None and method in MUTATING_METHODS:
+            repeat_key = (method, canonical_body(params))
+            message_id = self._unanswered_id(repeat_key)
+        message_id = message_id or str(uuid.uuid4())
+        try:
+            result = await self._call(method, params, timeout, message_id, app_id)
+        except ServiceUnavailable:
+            if repeat_key is not None:
+                self._unanswered[repeat_key] = (message_id, time.monotonic())
+            raise
+        except CallError:
+            if repeat_key is not None:
+                self._unanswered.pop(repeat_key, None)  # answered (refused): a repeat is a new request
+            raise
+        if repeat_key is not None:
+            self._unanswered.pop(repeat_key, None)
+        return result
+
+    def _unanswered_id(self, key: tuple[str, bytes]) -> str | None:
+        now = time.monotonic()
+        for old, (_id, when) in list(self._unanswered.items()):
+            if now - when > self.repeat_window:
+                del self._unanswered[old]
+        remembered = self._unanswered.get(key)
+        return remembered[0] if remembered else None
+
+    async def _call(self, method: str, params: dict[str, Any] | None, timeout: float | None, message_id: str,
+                    app_id: str | None) -> Any:
         # One message_id for every attempt: a call whose reply was lost with the connection is sent once more,
         # and the service's ledger makes sure it is done only once.
-        message_id = message_id or str(uuid.uuid4())
         for attempt in (1, 2):
             if self.state == ConnectionState.RECONNECTING:
                 # A blip: wait for the connection rather than fail at once.
@@ -153,7 +192,8 @@ class ShopClient:
         assert self._connection is not None, "connect() first"
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
-        queue = await subscribe(channel, self.names, keys, handler, queue_name=queue_name, expires_ms=expires_ms)
+        queue = await subscribe(channel, self.names, keys, handler, login=self.user, queue_name=queue_name,
+                                expires_ms=expires_ms)
         self._subscriptions.append((channel, queue))
 
     async def wait_connected(self, timeout: float) -> bool:

@@ -28,22 +28,23 @@ async def subscribe(
     keys: Iterable[str],
     handler: EventHandler,
     *,
+    login: str,
     queue_name: str | None = None,
     expires_ms: int | None = None,
 ) -> AbstractQueue:
     """Bind a queue to the given event keys and hand every event to handler.
 
     With queue_name the queue is durable and outlives us (expiring after expires_ms unused); an
-    event is acknowledged only after handler has returned. Without it the queue is exclusive.
+    event is acknowledged only after handler has returned. Without it the queue is exclusive, named
+    `<ns>.client.<login>.<token>` for the connection's login (the only event queues the broker lets it use).
     """
     exchange = await channel.get_exchange(names.events_exchange, ensure=False)
     if queue_name:
         arguments: Any = {"x-expires": expires_ms} if expires_ms else None
         queue = await channel.declare_queue(queue_name, durable=True, arguments=arguments)
     else:
-        # Named under the namespace so a role's broker permissions can allow exactly these queues.
         queue = await channel.declare_queue(
-            f"{names.namespace}.client.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
+            names.client_queue(login, uuid.uuid4().hex), exclusive=True, auto_delete=True
         )
     for key in keys:
         await queue.bind(exchange, key)

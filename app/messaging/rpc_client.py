@@ -1,9 +1,11 @@
 """The calling side of RPC: JSON requests with a timeout the broker enforces, and replies matched by
-correlation_id on one exclusive reply queue per client."""
+correlation_id on one exclusive reply queue per client, named for the client's login
+(`<ns>.reply.<login>.<token>`: the broker lets only that login use it, and the service replies only there)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -12,8 +14,14 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from aiormq.exceptions import AMQPError, ChannelAccessRefused, ChannelNotFoundEntity, DeliveryError
 
-from app.contract import CONTENT_TYPE, Names
-from app.messaging.wire import dumps, loads
+from app.contract import CONTENT_TYPE, MUTATING_METHODS, Names
+from app.messaging.wire import loads
+
+
+def canonical_body(params: dict[str, Any] | None) -> bytes:
+    """The request body: JSON with sorted keys, so the same parameters always make the same bytes (a repeat
+    with the same message_id must match the first's body in the service's ledger)."""
+    return json.dumps(params or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 class CallError(Exception):
@@ -84,7 +92,7 @@ class RpcClient:
             try:
                 await self._exchange.publish(
                     aio_pika.Message(
-                        dumps(params or {}),
+                        canonical_body(params),
                         content_type=CONTENT_TYPE,
                         correlation_id=correlation_id,
                         reply_to=self._reply_queue.name,
@@ -93,6 +101,10 @@ class RpcClient:
                         message_id=message_id,
                         user_id=self._user_id,
                         app_id=app_id or self._app_id,
+                        # A change waiting in a (durable) service queue survives a broker restart; a read is
+                        # cheaper transient, and one lost is simply asked again.
+                        delivery_mode=(aio_pika.DeliveryMode.PERSISTENT if method in MUTATING_METHODS
+                                       else aio_pika.DeliveryMode.NOT_PERSISTENT),
                     ),
                     routing_key=method,
                     mandatory=True,

@@ -16,8 +16,10 @@ const user = decodeURIComponent(new URL(url).username || "guest");
 const connection = await amqp.connect(url);
 const channel = await connection.createConfirmChannel();
 
-// Replies: an exclusive queue named <ns>.reply.<anything>, matched by correlation_id.
-const replyQueue = `${ns}.reply.${randomUUID()}`;
+// Replies: an exclusive queue of our own, <ns>.reply.<our login>.<one word>, matched by correlation_id. The
+// service replies only to a reply queue named for the request's user_id; the broker lets only us use it.
+const token = () => randomUUID().replaceAll("-", "");
+const replyQueue = `${ns}.reply.${user}.${token()}`;
 await channel.assertQueue(replyQueue, { exclusive: true, autoDelete: true });
 const waiting = new Map();
 await channel.consume(replyQueue, (msg) => {
@@ -25,12 +27,15 @@ await channel.consume(replyQueue, (msg) => {
   if (done) { waiting.delete(msg.properties.correlationId); done(JSON.parse(msg.content.toString("utf8"))); }
 }, { noAck: true });
 
-// Events: subscribe before acting, on an exclusive queue named <ns>.client.<anything>.
+// Events: subscribe before acting, on an exclusive queue of our own, <ns>.client.<our login>.<one word>.
 const events = [];
-const eventQueue = `${ns}.client.${randomUUID()}`;
+const eventQueue = `${ns}.client.${user}.${token()}`;
 await channel.assertQueue(eventQueue, { exclusive: true, autoDelete: true });
 await channel.bindQueue(eventQueue, `${ns}.events`, "order.*");
 await channel.consume(eventQueue, (msg) => { events.push(JSON.parse(msg.content.toString("utf8"))); }, { noAck: true });
+
+// Changes are sent persistent, so one waiting for the service survives a broker restart; reads need not be.
+const changes = new Set(["orders.place", "orders.amend", "orders.cancel", "contacts.create", "contacts.update"]);
 
 async function call(method, params, messageId = randomUUID()) {
   const correlationId = randomUUID();
@@ -41,6 +46,7 @@ async function call(method, params, messageId = randomUUID()) {
   channel.publish(`${ns}.rpc`, method, Buffer.from(JSON.stringify(params)), {
     contentType: "application/json", correlationId, replyTo: replyQueue, messageId, userId: user,
     expiration: "10000", timestamp: Math.floor(Date.now() / 1000), mandatory: true, appId: "webstore-example",
+    persistent: changes.has(method),
   });
   await channel.waitForConfirms();
   const answer = await reply;
@@ -67,5 +73,6 @@ const mine = events.filter((e) => e.data.id === placed.id);
 console.log(JSON.stringify({
   number: placed.number, same_order_on_retry: again.id === placed.id, amended_total: amended.total_pence,
   stale_edit: stale, final_status: cancelled.status, events: mine.map((e) => e.event), seqs: mine.map((e) => e.seq),
+  reply_queue: replyQueue, event_queue: eventQueue,
 }));
 await connection.close();

@@ -5,7 +5,6 @@ the service knows me by my login). The shipping and workshop views open it from 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from PySide6.QtCore import QTime, QTimeZone
@@ -187,7 +186,6 @@ class NoticeSettingsDialog(QDialog):
         try:
             self.saved = await self.client.call(
                 "notices.settings.set", {"role": self.role, "version": self.version, **self.values()},
-                message_id=str(uuid.uuid4()),
             )
         except CallError as exc:
             if exc.code == "conflict" and isinstance(exc.details.get("current"), dict):
