@@ -19,6 +19,7 @@ from app.client.shop_client import ShopClient
 from app.config import Settings
 from app.contract import Names
 from app.domain.errors import ForbiddenError
+from app.messaging.connection import BrokerUnavailable
 from app.messaging.rpc_server import Call
 from app.notifier.notifier import Notifier
 from app.provisioning import Rabbitmqctl, apply, plan
@@ -84,6 +85,23 @@ async def refused(shop: Shop, action: Any) -> str:
         return str(caught.value)
     finally:
         await connection.close()
+
+
+async def test_before_the_service_ever_ran_the_notifier_says_to_start_it_first(
+    shop: Shop, database_url: str
+) -> None:
+    """First in this module: the vhost is new, no service has declared the shop's exchanges, and the notifier's
+    login may not declare them."""
+    smtp = SmtpServer().start()
+    notifier = Notifier(Settings(broker_url=shop.url(NOTIFIER), namespace=NS, database_url=database_url),
+                        notify_settings(smtp))
+    try:
+        with pytest.raises(BrokerUnavailable) as caught:
+            await notifier.start()
+        assert "start the shop service once first" in str(caught.value)
+    finally:
+        await notifier.stop()
+        smtp.stop()
 
 
 async def test_the_notifier_runs_as_its_own_login_and_may_do_nothing_else(
