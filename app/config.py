@@ -6,6 +6,7 @@ Config file: $KILTSHOP_CONFIG, else <user config dir>/kiltshop/kiltshop.toml, e.
     broker_url = "amqp://guest@127.0.0.1:5672/"
     namespace = "kiltshop"
     database_url = "postgresql+asyncpg://shop@db.local/kiltshop"
+    timezone = "Europe/London"   # the shop's days for billing (the service)
 
 Passwords belong in the keyring or the environment, not in this file.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
@@ -28,7 +30,9 @@ ENV = {
     "broker_url": "KILTSHOP_BROKER_URL",
     "namespace": "KILTSHOP_NAMESPACE",
     "database_url": "KILTSHOP_DATABASE_URL",
+    "timezone": "KILTSHOP_TIMEZONE",
 }
+DEFAULT_TIMEZONE = "Europe/London"  # the shop's clock: which day a billing total belongs to
 
 
 class ConfigError(Exception):
@@ -41,6 +45,7 @@ class Settings:
     namespace: str = DEFAULT_NAMESPACE
     database_url: str = ""
     call_timeout: float = 10.0
+    timezone: str = DEFAULT_TIMEZONE  # the shop's time zone (the service's days: pickups.list, pickups.billing)
 
     @property
     def broker_address(self) -> str:
@@ -122,7 +127,19 @@ def load_settings(**flags: Any) -> Settings:
         )
     if urlsplit(settings.broker_url).scheme not in ("amqp", "amqps"):
         raise ConfigError(f"The broker address must start with amqp:// or amqps:// (got {settings.broker_url!r}).")
+    shop_zone(settings.timezone)
     return settings
+
+
+def shop_zone(name: str) -> ZoneInfo:
+    """The shop's time zone by name; a ConfigError naming the setting when there is no such zone."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            f"The shop's time zone {name!r} is not known (the setting timezone: --timezone, KILTSHOP_TIMEZONE or "
+            "timezone in the config file): use a name such as Europe/London."
+        ) from None
 
 
 # -- the notifier (`kiltshop notifier`): SMTP server, sender, recipients ------------------------------------

@@ -22,7 +22,8 @@ from typing import Any
 
 from app.client.notices import notice_queue_name
 from app.contract import Names
-from app.domain.roles import ROLES, SERVICE_ROLE, methods_of, user_name
+from app.domain.notices import NOTICE_EVENTS
+from app.domain.roles import NOTIFIER_ROLE, ROLES, SERVICE_ROLE, methods_of, user_name
 
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
 
@@ -78,8 +79,35 @@ def permissions_for(namespace: str, role: str, user: str) -> Permissions:
     )
 
 
+def notifier_permissions(namespace: str) -> Permissions:
+    """The notifier's login (`<ns>.notifier`): its own queues, bound to `<ns>.events` for the events it mails
+    about, and dead letters out to `<ns>.dead`. No calls, no events out, no other queue. It may not declare
+    the shop's exchanges or the dead-letter queue (configure would also let it delete them): the notifier
+    looks them up passively; the service declares them."""
+    names = Names(namespace)
+    own = f"^{re.escape(namespace)}\\.notifier\\..*"
+    return Permissions(
+        configure=own,
+        write=f"{own}|^{re.escape(names.dead_exchange)}$",  # bind its queues; publish dead letters
+        read=f"{own}|^{re.escape(names.events_exchange)}$",  # consume its queues; bind them to the events
+        topics={
+            names.events_exchange: ("^$", _alternatives(sorted(NOTICE_EVENTS))),
+            names.rpc_exchange: ("^$", "^$"),
+        },
+    )
+
+
+def what_it_may(role: str) -> str:
+    """A login's rights in a few words, for `kiltshop provision`."""
+    if role in ROLES:
+        return ", ".join(methods_of(role))
+    if role == NOTIFIER_ROLE:
+        return "its own notifier queues and dead letters; no calls"
+    return "everything in the shop"
+
+
 def plan(namespace: str, people: Sequence[tuple[str | None, str]] = ()) -> list[Login]:
-    """One login per role (plus the service), and one per (person, role) asked for."""
+    """One login per role (plus the service and the notifier), and one per (person, role) asked for."""
     wanted: list[tuple[str | None, str]] = [(None, role) for role in (*ROLES, SERVICE_ROLE)]
     for person, role in people:
         if role not in ROLES:
@@ -91,6 +119,7 @@ def plan(namespace: str, people: Sequence[tuple[str | None, str]] = ()) -> list[
     for person, role in wanted:
         user = user_name(namespace, role, person)
         logins.append(Login(user, role, permissions_for(namespace, role, user)))
+    logins.append(Login(user_name(namespace, NOTIFIER_ROLE), NOTIFIER_ROLE, notifier_permissions(namespace)))
     return logins
 
 
@@ -183,5 +212,5 @@ def apply(vhost: str, logins: Sequence[Login], run: Runner, say: Callable[[str],
         run(["set_permissions", "-p", vhost, login.user, p.configure, p.write, p.read])
         for exchange, (write, read) in p.topics.items():
             run(["set_topic_permissions", "-p", vhost, login.user, exchange, write, read])
-        say(f"  permissions: {', '.join(methods_of(login.role)) if login.role in ROLES else 'everything in the shop'}")
+        say(f"  permissions: {what_it_may(login.role)}")
     return created

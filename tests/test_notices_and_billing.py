@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from app.client.shop_client import CallError, ShopClient
+from app.domain.billing import local_day
 from app.domain.notices import plan_notice, retry_delay
 from app.messaging.rpc_server import Call
 from app.notifier.mail_content import Notice, compose, compose_digest, mail_id
@@ -108,7 +110,7 @@ async def test_billing_lists_ready_and_collected_orders_with_totals_per_day(clie
 
     pickups = await client.call("pickups.list", {})
     assert [o["number"] for o in pickups["items"]] == ["K-0002"]
-    today = pickups["items"][0]["updated_at"][:10]
+    today = local_day(pickups["items"][0]["updated_at"], ZoneInfo("Europe/London"))  # the shop's day
     assert pickups["days"] == [{"date": today, "count": 1, "total_due_pence": 53100}]
     assert (pickups["count"], pickups["total_due_pence"]) == (1, 53100)
 
@@ -250,7 +252,7 @@ async def test_billing_notice_settings_and_deliveries_on_postgresql(pg_url: str)
         order = await call("orders.place", {"contact_id": contact["id"], "items": [item]})
         for action in ("start", "complete"):
             order = await call(f"orders.{action}", {"id": order["id"], "version": order["version"]})
-        billing = await call("pickups.billing", {"since": order["updated_at"][:10]})
+        billing = await call("pickups.billing", {"since": local_day(order["updated_at"], ZoneInfo("Europe/London"))})
         assert (billing["count"], billing["total_due_pence"]) == (1, 90100)
         assert billing["items"][0]["ready_at"] == order["updated_at"]
         assert (await call("pickups.list", {}))["days"] == billing["days"]

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("service", parents=[common], help="run the shop service")
     p.add_argument("--database-url", help="SQLAlchemy URL of the store (env KILTSHOP_DATABASE_URL)")
+    p.add_argument("--timezone", help="the shop's time zone, for the days of the billing totals (env "
+                   "KILTSHOP_TIMEZONE; default Europe/London)")
 
     p = sub.add_parser("app", parents=[common], help="open the desktop app")
     p.add_argument("--role", choices=["sales", "workshop", "shipping", "store"])
@@ -321,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         settings = load_settings(broker_url=args.broker_url, namespace=args.namespace,
-                                 database_url=getattr(args, "database_url", None))
+                                 database_url=getattr(args, "database_url", None),
+                                 timezone=args.timezone if args.command == "service" else None)
         if args.command not in ("app", "provision"):  # the app asks in its sign-in dialog
             settings = with_password(settings)
         if args.command == "service":

@@ -7,6 +7,7 @@ from app.domain.errors import ForbiddenError
 
 ROLES: tuple[str, ...] = ("sales", "workshop", "shipping", "store")
 SERVICE_ROLE = "service"
+NOTIFIER_ROLE = "notifier"  # the mail notifier's broker login: no calls at all
 ANONYMOUS = "anonymous"  # what a request without a user_id property is taken to come from
 
 _READ = {"contacts.list", "contacts.get", "orders.list", "orders.get"}
@@ -61,6 +62,9 @@ def role_for_user(user: str, namespace: str, dev_mode: bool) -> str | None:
     if user == ANONYMOUS:
         raise ForbiddenError("The request carries no user_id, so the shop cannot tell who is asking.", {})
     parts = user.split(".")
+    if parts == [namespace, NOTIFIER_ROLE]:
+        raise ForbiddenError("The notifier's login only sends mails; it may not use the shop's calls.",
+                             {"user": user})
     if len(parts) in (2, 3) and parts[0] == namespace and (parts[1] in ROLES or parts[1] == SERVICE_ROLE):
         return parts[1]
     raise ForbiddenError(

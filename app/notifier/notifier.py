@@ -14,6 +14,10 @@
 - A mail is noted as sent right after the server accepted it, so it is never sent twice for one event. The one
   window left: killed after the server accepted it and before the note was written, the mail goes out again
   after the restart, with the same Message-ID header.
+- One notifier per shop sends: it consumes both queues as the broker's *exclusive* consumer. A second notifier
+  is refused (ACCESS_REFUSED), says so, and waits as a standby, asking again every few seconds; when the first
+  one stops or dies the broker lets the standby in, and it takes the waiting events (unacknowledged ones
+  included) from the durable queues. The standby sends no held mail either.
 
 It uses the shop's database directly (it runs beside the service, on the shop's side): the preferences, the
 customer's contact and its own record of mails share that database and its transactions.
@@ -33,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aio_pika
+import aiormq.exceptions
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -45,8 +50,7 @@ from app.config import NotifierSettings, Settings
 from app.contract import CONTENT_TYPE, Names
 from app.domain.notices import DEFAULT_SETTINGS, NOTICE_EVENTS, plan_notice, retry_delay
 from app.lifecycle import run_until_signalled
-from app.messaging.connection import connect
-from app.messaging.topology import declare_exchanges
+from app.messaging.connection import BrokerUnavailable, connect
 from app.notifier.mail_content import Notice, build_message, compose, compose_digest, mail_id
 from app.notifier.smtp_sender import MailNotSent, SmtpSender
 from app.store.notice_store import Delivery, NewDelivery, NoticeStore, iso, parse_iso
@@ -59,6 +63,7 @@ QUEUES: dict[str, str] = {"order-completed": "order.completed", "order-placed": 
 PREFETCH = 16
 IDLE_SECONDS = 60.0  # the scheduler looks at held mail at least this often
 TROUBLE_SECONDS = 5.0  # after an unexpected failure (database away), wait this long before trying again
+STANDBY_SECONDS = 3.0  # a standby notifier asks the broker for the queues this often
 
 
 class Clock(Protocol):
@@ -99,6 +104,10 @@ class Notifier:
         self.connection: AbstractRobustConnection | None = None
         self._dead: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._claim: AbstractChannel | None = None  # the channel holding the exclusive consumers
+        self._holder: asyncio.Task[None] | None = None
+        self._first_claim = asyncio.Event()
+        self.active = asyncio.Event()  # set while this notifier holds the queues (else it is a standby)
         self._smtp_lock = asyncio.Lock()  # one mail at a time: the server is not hammered
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -117,19 +126,66 @@ class Notifier:
         self.notices = NoticeStore(self.store)
         self.connection = await connect(self.settings.broker_url, f"kiltshop-notifier {self.names.namespace}")
         channel = await self.connection.channel()
-        await channel.set_qos(prefetch_count=PREFETCH)
-        exchanges = await declare_exchanges(channel, self.names)
-        # The dead-letter queue too: a mail given up on must land somewhere even if no service ever ran here.
-        dead_queue = await channel.declare_queue(self.names.dead_queue, durable=True)
-        await dead_queue.bind(exchanges["dead"], "#")
+        events, dead = await self._declare_exchanges(channel)
         confirm_channel = await self.connection.channel(publisher_confirms=True)
-        self._dead = await confirm_channel.get_exchange(self.names.dead_exchange, ensure=False)
-        queues = await self._declare_queues(channel, exchanges["events"])
+        self._dead = await confirm_channel.get_exchange(dead.name, ensure=False)
+        await self._declare_queues(channel, events)
         self._scheduler = asyncio.create_task(self._schedule_loop(), name="notifier-scheduler")
-        for queue in queues:
-            self._consumers.append((queue, await queue.consume(self._on_message)))
+        self._holder = asyncio.create_task(self._hold_queues(), name="notifier-queues")
+        await self._first_claim.wait()  # active or standby: either way the log has said which
         log.info("notifier for shop %r: mail through %s as %s", self.names.namespace, self.notify.smtp_address,
                  self.notify.smtp_sender)
+
+    async def _declare_exchanges(self, channel: AbstractChannel) -> tuple[AbstractExchange, AbstractExchange]:
+        """The events and dead-letter exchanges, and the dead-letter queue, looked up passively: the notifier's
+        own login may not declare (nor so delete) them; the service makes them. Only when one is missing (the
+        notifier started first, as the development login guest) does it declare it, as the service would."""
+        missing = await self._missing([self.names.events_exchange, self.names.dead_exchange],
+                                      [self.names.dead_queue])
+        try:
+            events = await channel.declare_exchange(
+                self.names.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True,
+                passive=self.names.events_exchange not in missing)
+            dead = await channel.declare_exchange(
+                self.names.dead_exchange, aio_pika.ExchangeType.TOPIC, durable=True,
+                passive=self.names.dead_exchange not in missing)
+            if ("queue", self.names.dead_queue) in missing:
+                # A mail given up on must land somewhere even if no service ever ran here.
+                dead_queue = await channel.declare_queue(self.names.dead_queue, durable=True)
+                await dead_queue.bind(dead, "#")
+        except aiormq.exceptions.ChannelAccessRefused:
+            raise BrokerUnavailable(
+                f"The shop {self.names.namespace!r} is not set up on the broker yet and the notifier's login may "
+                "not set it up: start the shop service once first (kiltshop service), then the notifier."
+            ) from None
+        return events, dead
+
+    async def _missing(self, exchanges: Sequence[str], queues: Sequence[str]) -> set[Any]:
+        """Which of these exchanges (by name) and queues (as ("queue", name)) are not on the broker. A passive
+        look-up of a missing one closes its channel, so each look-up has a channel of its own."""
+        assert self.connection is not None
+        missing: set[Any] = set()
+        for kind, name in [("exchange", n) for n in exchanges] + [("queue", n) for n in queues]:
+            probe = await self._plain_channel()
+            try:
+                if kind == "exchange":
+                    await probe.declare_exchange(name, passive=True)
+                else:
+                    await probe.declare_queue(name, passive=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                missing.add(name if kind == "exchange" else ("queue", name))
+            finally:
+                with contextlib.suppress(Exception):
+                    await probe.close()
+        return missing
+
+    async def _plain_channel(self) -> AbstractChannel:
+        """A channel on the robust connection that aio-pika does not restore after a reconnect: the notifier
+        takes its exclusive consumers back itself (a restored one could be refused, and nobody would know)."""
+        assert self.connection is not None
+        channel = aio_pika.Channel(self.connection, publisher_confirms=False)
+        await channel.initialize()
+        return channel
 
     async def _declare_queues(self, channel: AbstractChannel, events: AbstractExchange) -> list[AbstractQueue]:
         queues = []
@@ -138,6 +194,73 @@ class Notifier:
             await queue.bind(events, key)
             queues.append(queue)
         return queues
+
+    # -- one notifier per shop: the exclusive consumers --------------------------------------------------
+
+    async def _take_queues(self) -> AbstractChannel:
+        """Consume both queues exclusively, on a channel of their own; ChannelAccessRefused when another
+        notifier has them. Always in the same order: a notifier reaches the second queue only holding the
+        first, so two notifiers never end up holding one queue each."""
+        channel = await self._plain_channel()
+        consumers: list[tuple[AbstractQueue, str]] = []
+        try:
+            await channel.set_qos(prefetch_count=PREFETCH)
+            for purpose in QUEUES:
+                queue = await channel.get_queue(self.names.notifier_queue(purpose), ensure=False)
+                consumers.append((queue, await queue.consume(self._on_message, exclusive=True)))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await channel.close()  # a refusal closed it already; anything else: let go of the first queue
+            raise
+        self._claim, self._consumers = channel, consumers
+        return channel
+
+    async def _hold_queues(self) -> None:
+        """Hold the queues while this process runs: take them, or wait as a standby and ask again every few
+        seconds; after a lost connection, take them again (or find that the standby has them now)."""
+        standby = False
+        while not self._stopping.is_set():
+            try:
+                channel = await self._take_queues()
+            except aiormq.exceptions.ChannelAccessRefused:
+                if not standby:
+                    log.warning(
+                        "Another notifier is already sending the mails of shop %r, so this one waits as a "
+                        "standby. It takes over by itself when that one stops (it asks every %.0f seconds).",
+                        self.names.namespace, STANDBY_SECONDS)
+                    standby = True
+                self._first_claim.set()
+                await self._pause(STANDBY_SECONDS)
+                continue
+            except Exception as exc:  # the connection is away: the robust connection is reconnecting
+                log.debug("cannot take the queues now (%s); trying again", exc)
+                self._first_claim.set()
+                await self._pause(1.0)
+                continue
+            if standby:
+                log.warning("The other notifier of shop %r stopped: this one sends the shop's mails now.",
+                            self.names.namespace)
+            else:
+                log.info("this notifier sends the mails of shop %r", self.names.namespace)
+            standby = False
+            self.active.set()
+            self.wake()  # held mail may be due
+            self._first_claim.set()
+            await self._until_closed(channel)
+            self.active.clear()
+            if not self._stopping.is_set():
+                self._consumers.clear()
+                log.warning("lost the broker connection; taking the queues again once it is back")
+
+    async def _until_closed(self, channel: AbstractChannel) -> None:
+        """Until the channel closes (the connection dropped) or the notifier is stopping."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        closed = asyncio.ensure_future(channel.closed())
+        try:
+            await asyncio.wait([stopping, closed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            closed.cancel()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Take no new events, let mails in hand finish (retry waits end at once), close."""
@@ -151,10 +274,14 @@ class Notifier:
             await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:
             log.warning("%d events still in hand at shutdown; the broker will deliver them again", self._in_flight)
-        if self._scheduler is not None:
-            self._scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scheduler
+        for task in (self._scheduler, self._holder):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._claim is not None:
+            with contextlib.suppress(Exception):
+                await self._claim.close()  # the standby may take the queues from now on
         if self.connection is not None:
             await self.connection.close()
         if self.store is not None:
@@ -351,6 +478,9 @@ class Notifier:
 
     async def _schedule_loop(self) -> None:
         while not self._stopping.is_set():
+            if not self.active.is_set():
+                await self.active.wait()  # a standby leaves held mail to the active notifier
+                continue
             self._wake.clear()
             try:
                 timeout = await self.send_held()

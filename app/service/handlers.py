@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.config import DEFAULT_TIMEZONE, shop_zone
 from app.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.domain.billing import clean_day_range
 from app.domain.errors import ForbiddenError, InvalidError, ShopError, UnavailableError
@@ -40,11 +41,14 @@ STORE_UNAVAILABLE = ("The shop's records cannot be reached just now, so nothing 
 
 
 class ShopHandlers:
-    def __init__(self, store: ShopStore, namespace: str | None = None, dev_mode: bool = True) -> None:
-        """With a namespace, every call is authorized by its caller's role (see app/domain/roles.py)."""
+    def __init__(self, store: ShopStore, namespace: str | None = None, dev_mode: bool = True,
+                 timezone: str = DEFAULT_TIMEZONE) -> None:
+        """With a namespace, every call is authorized by its caller's role (see app/domain/roles.py). The
+        timezone is the shop's: the days of pickups.list and pickups.billing."""
         self.store = store
         self.namespace = namespace
         self.dev_mode = dev_mode
+        self.zone = shop_zone(timezone)
         self.routes: dict[str, Callable[[Call], Awaitable[Any]]] = {
             "contacts.list": self.contacts_list,
             "contacts.get": self.contacts_get,
@@ -173,13 +177,13 @@ class ShopHandlers:
     async def pickups_list(self, call: Call) -> dict[str, Any]:
         reject_unknown(call.params, PAGE_PARAMS)
         limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        return await self.store.list_pickups(limit, cursor)
+        return await self.store.list_pickups(limit, cursor, self.zone)
 
     async def pickups_billing(self, call: Call) -> dict[str, Any]:
         reject_unknown(call.params, ("since", "until", *PAGE_PARAMS))
         since, until = clean_day_range(call.params)
         limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        return await billing_summary(self.store, since, until, limit, cursor)
+        return await billing_summary(self.store, since, until, limit, cursor, self.zone)
 
     # -- notices: each caller's own settings, keyed by (user_id, role) ----------------------------------
 

@@ -48,7 +48,8 @@ class ShopService:
         confirm_channel = await self.connection.channel(publisher_confirms=True)
         exchanges = await declare_exchanges(confirm_channel, self.names)
         self.server = RpcServer(call_channel, exchanges["dead"], ShopHandlers(
-            self.store, self.names.namespace, dev_mode=self.dev_mode), self.names, await self.store.seal_key())
+            self.store, self.names.namespace, dev_mode=self.dev_mode, timezone=self.settings.timezone),
+            self.names, await self.store.seal_key())
         if self._with_relay:
             self.relay = OutboxRelay(Outbox(self.store), exchanges["events"])
             self.store.on_commit(self.relay.wake)

@@ -2,16 +2,19 @@
 ready, and the totals per day, for pickups.billing. The billing side needs no other record.
 
 An order's ready time is the time of its `completed` history entry; its collected time that of its
-`collected` entry. Days are UTC dates (YYYY-MM-DD) of the ready time.
+`collected` entry. Days are the shop's local days (YYYY-MM-DD in its time zone) of the ready time: the SQL
+works in UTC minutes (portable, and an exact bound for any local day), Python turns them into local days.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.engine import Connection
 
+from app.domain.billing import MINUTE_CHARS, local_range, per_local_day
 from app.domain.order_states import OrderStatus
 from app.store.schema import contacts, history, orders
 from app.store.shop_store import ShopStore, _page, pickup_entity, seq_of
@@ -29,10 +32,10 @@ def _moment(action: str) -> Any:
     )
 
 
-def _billed(since: str | None, until: str | None) -> tuple[Select[Any], Any, Any]:
+def _billed(since: str | None, until: str | None, zone: ZoneInfo) -> tuple[Select[Any], Any, Any]:
     ready = _moment(OrderStatus.COMPLETED.value)
     collected = _moment(OrderStatus.COLLECTED.value)
-    ready_day = func.substr(ready.c.at, 1, 10)
+    ready_minute = func.substr(ready.c.at, 1, MINUTE_CHARS)
     query = (
         select(
             orders, ready.c.at.label("ready_at"), collected.c.at.label("collected_at"),
@@ -44,29 +47,30 @@ def _billed(since: str | None, until: str | None) -> tuple[Select[Any], Any, Any
         .outerjoin(collected, collected.c.order_id == orders.c.id)
         .where(orders.c.status.in_(BILLED_STATUSES))
     )
-    if since is not None:
-        query = query.where(ready_day >= since)
-    if until is not None:
-        query = query.where(ready_day <= until)
-    return query, ready_day, ready
+    start, end = local_range(since, until, zone)
+    if start is not None:
+        query = query.where(ready_minute >= start)
+    if end is not None:
+        query = query.where(ready_minute < end)
+    return query, ready_minute, ready
 
 
 async def billing_summary(
-    store: ShopStore, since: str | None, until: str | None, limit: int, cursor: int | None
+    store: ShopStore, since: str | None, until: str | None, limit: int, cursor: int | None, zone: ZoneInfo
 ) -> dict[str, Any]:
-    """Ready and collected orders whose ready day is in [since, until], one page in ascending id order, and
-    count, total and per-day totals over every matching order, all in one snapshot with seq."""
-    query, ready_day, _ready = _billed(since, until)
+    """Ready and collected orders whose ready day (the shop's local day) is in [since, until], one page in
+    ascending id order, and count, total and per-day totals over every matching order, all in one snapshot
+    with seq."""
+    query, ready_minute, _ready = _billed(since, until, zone)
     totals = query.with_only_columns(
-        ready_day.label("day"), func.count().label("n"), func.coalesce(func.sum(orders.c.total_pence), 0)
+        ready_minute.label("minute"), func.count().label("n"), func.coalesce(func.sum(orders.c.total_pence), 0)
         .label("total"), maintain_column_froms=True,
-    ).group_by(ready_day).order_by(ready_day)
+    ).group_by(ready_minute)
 
     def run(conn: Connection) -> dict[str, Any]:
         seq = seq_of(conn)
         rows, next_cursor = _page(conn, query, orders.c.id, limit, cursor)
-        days = [{"date": str(r.day), "count": int(r.n), "total_due_pence": int(r.total)}
-                for r in conn.execute(totals)]
+        days = per_local_day(((r.minute, r.n, r.total) for r in conn.execute(totals)), zone)
         items = []
         for row in rows:
             entity = pickup_entity(row)

@@ -17,12 +17,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.domain.billing import MINUTE_CHARS, per_local_day
 from app.domain.errors import ConflictError, InvalidError, NotFoundError
 from app.domain.order_states import OrderStatus, check_customer_change, next_status
 from app.domain.validation import MEASUREMENT_FIELDS, total_pence
@@ -474,8 +476,9 @@ class ShopStore:
 
         return await self.run_read(run)
 
-    async def list_pickups(self, limit: int, cursor: int | None) -> dict[str, Any]:
-        """Completed orders waiting for collection, each with where to collect and what to bill."""
+    async def list_pickups(self, limit: int, cursor: int | None, zone: ZoneInfo) -> dict[str, Any]:
+        """Completed orders waiting for collection, each with where to collect and what to bill; per day in the
+        shop's time zone `zone`."""
         query = select(orders, contacts.c.name.label("c_name"), contacts.c.address.label("c_address"),
                        contacts.c.phone.label("c_phone"), contacts.c.email.label("c_email")).join(
             contacts, contacts.c.id == orders.c.contact_id
@@ -488,16 +491,14 @@ class ShopStore:
                 select(func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
                 .where(orders.c.status == OrderStatus.COMPLETED.value)
             ).one()
-            # Per day the orders became ready (a completed order's last change is its completion; UTC date).
-            ready_day = func.substr(orders.c.updated_at, 1, 10)
-            days = [
-                {"date": str(day), "count": int(n), "total_due_pence": int(total)}
-                for day, n, total in conn.execute(
-                    select(ready_day, func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
-                    .where(orders.c.status == OrderStatus.COMPLETED.value)
-                    .group_by(ready_day).order_by(ready_day)
-                )
-            ]
+            # Per local day the orders became ready (a completed order's last change is its completion): summed
+            # per UTC minute in SQL, then into the shop's days.
+            ready_minute = func.substr(orders.c.updated_at, 1, MINUTE_CHARS)
+            days = per_local_day(((minute, n, total) for minute, n, total in conn.execute(
+                select(ready_minute, func.count(), func.coalesce(func.sum(orders.c.total_pence), 0))
+                .where(orders.c.status == OrderStatus.COMPLETED.value)
+                .group_by(ready_minute)
+            )), zone)
             items = [pickup_entity(row) for row in rows]
             return {
                 "items": items, "seq": seq, "next_cursor": next_cursor,
