@@ -72,6 +72,20 @@ async def holder_pid(database_url: str) -> int | None:
     return int(lease.holder.split(":")[1])  # "host:pid:object" (OutboxRelay)
 
 
+async def lease_holder(database_url: str, services: list[ServiceProcess]) -> ServiceProcess:
+    """The service process whose relay holds the lease now (on a loaded machine the lease can be between
+    holders for a moment: look again)."""
+    found: list[ServiceProcess] = []
+
+    async def look() -> bool:
+        pid = await holder_pid(database_url)
+        found[:] = [p for p in services if p.proc is not None and p.proc.pid == pid]
+        return bool(found)
+
+    await wait_until(look, timeout=10, interval=0.05)
+    return found[0]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, database_url: str) -> Iterator[str]:
     if request.param == "sqlite":
@@ -159,10 +173,9 @@ async def test_the_lease_holder_killed_mid_stream_events_keep_coming_in_order(
         await client.subscribe(log, ["#"])
         contact = await new_contact(client, "Callum Kill")
         replied: dict[int, float] = {}
-        stream = asyncio.create_task(place_stream(client, contact["id"], 5.0, 0.04, replied))
+        stream = asyncio.create_task(place_stream(client, contact["id"], 5.0, 0.1, replied))
         await asyncio.sleep(1.5)
-        pid = await holder_pid(database)
-        victim = next(p for p in two_services if p.proc is not None and p.proc.pid == pid)
+        victim = await lease_holder(database, two_services)
         killed_at = time.monotonic()
         victim.kill()
         await stream
@@ -170,13 +183,14 @@ async def test_the_lease_holder_killed_mid_stream_events_keep_coming_in_order(
         listed = await client.call("orders.list", {"limit": 1})
         assert listed["seq"] == 1 + len(replied)
         assert_in_order_and_complete(log.seqs, listed["seq"])
-        # after the kill, every order's event came within a few seconds of its reply (with a 6 s lease: 4-6 s)
+        # after the kill, every event came within a few seconds of its reply (a 6 s lease renewed every 2 s: 4-6 s)
         after = {i: log.heard("order.placed", i) for i in replied}
         delays = sorted(((t or 0.0) - replied[i] for i, t in after.items() if (t or 0.0) > killed_at), reverse=True)
         assert delays, "no event was heard after the kill"
-        assert delays[0] < 3.0, f"largest event delay after the kill {delays[0]:.2f} s"
-        first_after = min(t for *_, t in log.events if t > killed_at)
-        assert first_after - killed_at < 3.0
+        first_after = min(t for *_, t in log.events if t > killed_at) - killed_at
+        # measured 1.2-1.3 s (docs/benchmarks.md); the bound leaves room for a loaded machine
+        assert delays[0] < 3.5, f"largest event delay after the kill {delays[0]:.2f} s, first {first_after:.2f} s"
+        assert first_after < 3.5
 
 
 @pytest.mark.timeout(180)
@@ -191,10 +205,11 @@ async def test_a_frozen_lease_holder_publishes_nothing_after_the_one_that_took_o
         await client.subscribe(log, ["#"])
         contact = await new_contact(client, "Ishbel Frozen")
         replied: dict[int, float] = {}
-        stream = asyncio.create_task(place_stream(client, contact["id"], 6.0, 0.04, replied))
+        stream = asyncio.create_task(place_stream(client, contact["id"], 6.0, 0.1, replied))
         await asyncio.sleep(1.5)
-        pid = await holder_pid(database)
-        assert pid is not None
+        holder = await lease_holder(database, two_services)
+        assert holder.proc is not None
+        pid = holder.proc.pid
         os.kill(pid, signal.SIGSTOP)
         try:
             await wait_until(lambda: holder_pid_differs(database, pid), timeout=10, interval=0.05)
