@@ -99,7 +99,7 @@ async def cleanup(namespace: str) -> None:
         channel = await connection.channel()
         with contextlib.suppress(Exception):
             await channel.queue_delete(queue)
-    for exchange in (names.rpc_exchange, names.events_exchange, names.dead_exchange):
+    for exchange in (names.rpc_exchange, names.events_exchange, names.dead_exchange, names.relay_exchange):
         channel = await connection.channel()
         with contextlib.suppress(Exception):
             await channel.exchange_delete(exchange)

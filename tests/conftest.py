@@ -63,7 +63,7 @@ async def delete_namespace(url: str, namespace: str, extra_queues: tuple[str, ..
             channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.queue_delete(queue)
-        for exchange in (names.rpc_exchange, names.events_exchange, names.dead_exchange):
+        for exchange in (names.rpc_exchange, names.events_exchange, names.dead_exchange, names.relay_exchange):
             channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.exchange_delete(exchange)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 
 from aio_pika.abc import AbstractRobustConnection
 
@@ -12,9 +13,9 @@ from app.config import Settings
 from app.contract import Names
 from app.lifecycle import run_until_signalled
 from app.messaging.connection import connect
-from app.messaging.outbox_relay import OutboxRelay
+from app.messaging.outbox_relay import OutboxRelay, WakeLine
 from app.messaging.rpc_server import RpcServer
-from app.messaging.topology import declare_exchanges, declare_service_queues
+from app.messaging.topology import declare_exchanges, declare_relay_wake, declare_service_queues
 from app.service.handlers import ShopHandlers
 from app.store.outbox import Outbox
 from app.store.shop_store import ShopStore
@@ -35,6 +36,7 @@ class ShopService:
         self.connection: AbstractRobustConnection | None = None
         self.server: RpcServer | None = None
         self.relay: OutboxRelay | None = None
+        self.wake_line: WakeLine | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
@@ -51,8 +53,13 @@ class ShopService:
             self.store, self.names.namespace, dev_mode=self.dev_mode, timezone=self.settings.timezone),
             self.names, await self.store.seal_key())
         if self._with_relay:
-            self.relay = OutboxRelay(Outbox(self.store), exchanges["events"])
-            self.store.on_commit(self.relay.wake)
+            # Its own channel without confirms: a ring is fire-and-forget, and nothing it does can close the
+            # channel that events and dead letters go out on.
+            wake_channel = await self.connection.channel(publisher_confirms=False)
+            self.wake_line = WakeLine(*await declare_relay_wake(wake_channel, self.names, uuid.uuid4().hex[:12]))
+            self.relay = OutboxRelay(Outbox(self.store), exchanges["events"], wake_line=self.wake_line)
+            await self.wake_line.listen(self.relay.wake)
+            self.store.on_commit(self.relay.committed)
             self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
         await self.server.serve([queues[name] for name in self.names.rpc_bindings()])
         log.info("shop service serving namespace %r on %s", self.names.namespace, self.settings.broker_address)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from app.store.schema import outbox, relay_lease
 from app.store.shop_store import ShopStore, now_iso
@@ -20,27 +21,50 @@ class OutboxRow:
     body: str
 
 
+@dataclass(frozen=True)
+class Lease:
+    holder: str
+    expires_at: float  # wall-clock seconds (time.time()); 0 once released
+
+
 class Outbox:
     def __init__(self, store: ShopStore) -> None:
         self.store = store
 
-    async def take_lease(self, holder: str, ttl: float) -> bool:
-        """True when holder may relay for the next ttl seconds (only one relay publishes at a time)."""
-        now = time.time()
+    async def read_lease(self) -> Lease | None:
+        """Who holds the relay lease and until when, without writing (relays that do not hold it look often)."""
+        def run(conn: Connection) -> Lease | None:
+            row = conn.execute(select(relay_lease.c.holder, relay_lease.c.expires_at)
+                               .where(relay_lease.c.id == 1)).first()
+            return None if row is None else Lease(row.holder, float(row.expires_at))
+
+        return await self.store.run_read(run)
+
+    async def take_lease(self, holder: str, ttl: float, grace: float = 0.0) -> bool:
+        """True when holder may relay for the next ttl seconds (only one relay publishes at a time). Another
+        holder's lease is taken only once it ended more than grace seconds ago."""
+        now = time.time()  # before the write waits for its lock: the lease never lasts longer than ttl from here
 
         def run(conn: Connection) -> bool:
-            row = conn.execute(select(relay_lease).where(relay_lease.c.id == 1)).first()
-            if row is None:
-                conn.execute(relay_lease.insert().values(id=1, holder=holder, expires_at=now + ttl))
+            # One conditional UPDATE, not a read then a write: two takers racing on PostgreSQL (READ COMMITTED)
+            # would both have read the old row; the second UPDATE re-checks the condition on the first's row.
+            taken = conn.execute(
+                update(relay_lease)
+                .where(relay_lease.c.id == 1,
+                       or_(relay_lease.c.holder == holder, relay_lease.c.expires_at < now - grace))
+                .values(holder=holder, expires_at=now + ttl)
+            ).rowcount
+            if taken:
                 return True
-            if row.holder == holder or row.expires_at < now:
-                conn.execute(
-                    update(relay_lease).where(relay_lease.c.id == 1).values(holder=holder, expires_at=now + ttl)
-                )
-                return True
-            return False
+            if conn.execute(select(relay_lease.c.id).where(relay_lease.c.id == 1)).first() is not None:
+                return False
+            conn.execute(relay_lease.insert().values(id=1, holder=holder, expires_at=now + ttl))
+            return True
 
-        return await self.store.run_write(run, notify=False)
+        try:
+            return await self.store.run_write(run, notify=False)
+        except IntegrityError:
+            return False  # the very first lease, inserted by another relay at the same moment
 
     async def release_lease(self, holder: str) -> None:
         def run(conn: Connection) -> None:
