@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -135,7 +136,7 @@ async def test_orders_states_and_locks(store: ShopStore) -> None:
     with pytest.raises(InvalidError):
         await change(store, "orders.collect", order["id"], started["version"])
     done = await change(store, "orders.complete", order["id"], started["version"])
-    pickups = await store.list_pickups(500, None)
+    pickups = await store.list_pickups(500, None, ZoneInfo("UTC"))
     assert order["id"] in [p["id"] for p in pickups["items"]]
     collected = await change(store, "orders.collect", order["id"], done["version"])
     assert collected["status"] == "collected"

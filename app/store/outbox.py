@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
+from app.domain.timestamps import now_iso
 from app.store.schema import outbox, relay_lease
-from app.store.shop_store import ShopStore, now_iso
+from app.store.transactions import Transactions
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class OutboxRow:
 
 
 class Outbox:
-    def __init__(self, store: ShopStore) -> None:
+    def __init__(self, store: Transactions) -> None:
         self.store = store
 
     async def take_lease(self, holder: str, ttl: float) -> bool:
