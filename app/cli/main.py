@@ -20,6 +20,7 @@ from app.cli import formatting as fmt
 from app.client.shop_client import CallError, ShopClient
 from app.config import ConfigError, Settings, load_settings
 from app.contract import EVENTS
+from app.domain.roles import ROLES
 from app.messaging.connection import BrokerUnavailable
 from app.provisioning import ProvisionError
 
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "KILTSHOP_TIMEZONE; default Europe/London)")
 
     p = sub.add_parser("app", parents=[common], help="open the desktop app")
-    p.add_argument("--role", choices=["sales", "workshop", "shipping", "store"])
+    p.add_argument("--role", choices=list(ROLES))
     p.add_argument("--all-roles", action="store_true", help="one window per role, side by side")
 
     sub.add_parser("ping", parents=[common], help="check that the service answers")
