@@ -57,10 +57,10 @@ from app.contract import (
     Names,
 )
 from app.domain.notices import DEFAULT_SETTINGS, NOTICE_EVENTS, plan_notice, retry_delay
-from app.lifecycle import run_until_signalled
 from app.messaging.connection import BrokerUnavailable, connect
 from app.notifier.mail_content import Notice, build_message, compose, compose_digest, mail_id
 from app.notifier.smtp_sender import MailNotSent, SmtpSender
+from app.service.lifecycle import run_until_signalled
 from app.store.notice_store import Delivery, NewDelivery, NoticeStore, iso, parse_iso
 from app.store.shop_store import ShopStore
 
