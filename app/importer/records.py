@@ -89,7 +89,7 @@ _DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%
                  "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
 
 
-def parse_time(value: str) -> datetime | None:
+def parse_list_time(value: str) -> datetime | None:
     """A date or time as UK lists write it (day before month), in UTC; None when it is not one."""
     text = value.strip().replace("Z", "+0000") if value.strip().endswith("Z") else value.strip()
     for fmt in _DATE_FORMATS:
@@ -155,7 +155,7 @@ class RecordBuilder:
                 return
             self.single["phone"] = phone
         elif target == "updated":
-            when = parse_time(value)
+            when = parse_list_time(value)
             if when is None:
                 self.extras.append((label, value))
             elif self.updated is None:
