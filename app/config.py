@@ -1,5 +1,6 @@
 """Settings for the service, the CLI and the app: flags win over environment, environment over the
-config file, the config file over defaults.
+config file, the config file over defaults. pydantic-settings does the layering; every setting NAME is the flag
+--name (with dashes), the environment variable KILTSHOP_NAME and the key `name` in the config file.
 
 Config file: $KILTSHOP_CONFIG, else <user config dir>/kiltshop/kiltshop.toml, e.g.
 
@@ -7,6 +8,7 @@ Config file: $KILTSHOP_CONFIG, else <user config dir>/kiltshop/kiltshop.toml, e.
     namespace = "kiltshop"
     database_url = "postgresql+asyncpg://shop@db.local/kiltshop"
     timezone = "Europe/London"   # the shop's days for billing (the service)
+    call_timeout = 10            # seconds a command waits for the service's answer
 
 Passwords belong in the keyring or the environment, not in this file.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,16 +25,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.contract import DEFAULT_NAMESPACE, is_valid_namespace
 
+ENV_PREFIX = "KILTSHOP_"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
-ENV = {
-    "broker_url": "KILTSHOP_BROKER_URL",
-    "namespace": "KILTSHOP_NAMESPACE",
-    "database_url": "KILTSHOP_DATABASE_URL",
-    "timezone": "KILTSHOP_TIMEZONE",
-}
 DEFAULT_TIMEZONE = "Europe/London"  # the shop's clock: which day a billing total belongs to
 
 
@@ -91,42 +92,100 @@ def _read_file(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"The config file {path} cannot be read: {exc}") from None
     _refuse_readable_secret(path, data)
-    unknown = sorted(set(data) - set(ENV) - set(NOTIFIER_ENV) - {"call_timeout"})
+    known = set(ShopLayers.model_fields) | set(NotifierLayers.model_fields) | set(FILE_ALIASES)
+    unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"The config file {path} has a setting this version does not know: {unknown[0]!r}.")
     return data
 
 
-def _layered(env_names: dict[str, str], flags: dict[str, Any], file_values: dict[str, Any]) -> dict[str, Any]:
-    """Each key's value from its flag, else its environment variable, else the config file; unset keys left out."""
-    values: dict[str, Any] = {}
-    for key, env_name in env_names.items():
-        if flags.get(key) not in (None, "", ()):
-            values[key] = flags[key]
-        elif os.environ.get(env_name):
-            values[key] = os.environ[env_name]
-        elif file_values.get(key) not in (None, ""):
-            values[key] = file_values[key]
-    return values
+def _given(value: Any) -> bool:
+    return value not in (None, "", (), [])
+
+
+class _Values(PydanticBaseSettingsSource):
+    """One layer as a dict of the settings it gives (empty values are not given)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], read: Callable[[], dict[str, Any]]) -> None:
+        super().__init__(settings_cls)
+        self.read = read
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ gives the whole layer
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.read().items() if k in self.settings_cls.model_fields and _given(v)}
+
+
+def _file_layer() -> dict[str, Any]:
+    data = _read_file(config_path())
+    for old, name in FILE_ALIASES.items():  # an older key still works; the current one wins
+        if old in data and name not in data:
+            data[name] = data[old]
+    return data
+
+
+def _old_environment() -> dict[str, Any]:
+    return {name: os.environ[old] for old, name in ENV_ALIASES.items() if os.environ.get(old)}
+
+
+class _Layers(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags, then KILTSHOP_<NAME>, then an older variable name, then the config file; then the defaults.
+        return init_settings, env_settings, _Values(settings_cls, _old_environment), _Values(settings_cls, _file_layer)
+
+
+def _layered(layers: type[_Layers], flags: dict[str, Any]) -> dict[str, Any]:
+    """Each setting from its flag, else KILTSHOP_<NAME>, else the config file, else its default."""
+    try:
+        return layers(**{k: v for k, v in flags.items() if _given(v)}).model_dump()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        raise ConfigError(
+            f"The setting {name} ({where(name)}) must be {_KINDS.get(error['type'], 'another value')} "
+            f"(got {error.get('input')!r})."
+        ) from None
+
+
+_KINDS = {"float_parsing": "a number", "int_parsing": "a whole number", "float_type": "a number",
+          "int_type": "a whole number", "string_type": "text"}
+
+
+def where(name: str) -> str:
+    """Where a setting can be given, for messages."""
+    return f"--{name.replace('_', '-')}, {ENV_PREFIX}{name.upper()} or {name} in the config file"
+
+
+class ShopLayers(_Layers):
+    broker_url: str = DEFAULT_BROKER_URL
+    namespace: str = DEFAULT_NAMESPACE
+    database_url: str = ""
+    call_timeout: float = 10.0
+    timezone: str = DEFAULT_TIMEZONE
 
 
 def load_settings(**flags: Any) -> Settings:
     """Settings from flags (None means not given), then environment, config file and defaults."""
-    file_values = _read_file(config_path())
-    values = _layered(ENV, flags, file_values)
-    if flags.get("call_timeout"):
-        values["call_timeout"] = float(flags["call_timeout"])
-    elif "call_timeout" in file_values:
-        values["call_timeout"] = float(file_values["call_timeout"])
+    values = _layered(ShopLayers, flags)
+    if not values["database_url"]:
+        values["database_url"] = default_database_url()
     settings = Settings(**values)
-    if not settings.database_url:
-        settings = Settings(**{**values, "database_url": default_database_url()})
     if not is_valid_namespace(settings.namespace):
         raise ConfigError(
             f"The namespace {settings.namespace!r} is not usable: use letters, digits, '-' or '_' only."
         )
     if urlsplit(settings.broker_url).scheme not in ("amqp", "amqps"):
         raise ConfigError(f"The broker address must start with amqp:// or amqps:// (got {settings.broker_url!r}).")
+    if settings.call_timeout <= 0:
+        raise ConfigError(f"The setting call_timeout ({where('call_timeout')}) must be a number of seconds above 0.")
     shop_zone(settings.timezone)
     return settings
 
@@ -144,22 +203,28 @@ def shop_zone(name: str) -> ZoneInfo:
 
 # -- the notifier (`kiltshop notifier`): SMTP server, sender, recipients ------------------------------------
 
-NOTIFIER_ENV = {
-    "smtp_host": "KILTSHOP_SMTP_HOST",
-    "smtp_port": "KILTSHOP_SMTP_PORT",
-    "smtp_tls": "KILTSHOP_SMTP_TLS",
-    "smtp_user": "KILTSHOP_SMTP_USER",
-    "smtp_sender": "KILTSHOP_SMTP_SENDER",
-    "smtp_cafile": "KILTSHOP_SMTP_CAFILE",
-    "notify_shipping": "KILTSHOP_NOTIFY_SHIPPING",
-    "notify_workshop": "KILTSHOP_NOTIFY_WORKSHOP",
-    "collect_from": "KILTSHOP_COLLECT_FROM",
-    "notify_retry_for": "KILTSHOP_NOTIFY_RETRY_FOR",
-}
+class NotifierLayers(_Layers):
+    # Checked in plain words by load_notifier_settings, so taken as given here.
+    smtp_host: Any = ""
+    smtp_port: Any = None
+    smtp_tls: Any = "starttls"
+    smtp_user: Any = ""
+    smtp_sender: Any = ""
+    smtp_cafile: Any = ""
+    smtp_timeout: Any = None
+    notify_shipping: Any = ""
+    notify_workshop: Any = ""
+    collect_from: Any = ""
+    retry_for: Any = None
+
+
+FILE_ALIASES = {"notify_retry_for": "retry_for"}  # older config-file key -> setting
+ENV_ALIASES = {"KILTSHOP_NOTIFY_RETRY_FOR": "retry_for"}  # older environment variable -> setting
 SMTP_PASSWORD_ENV = "KILTSHOP_SMTP_PASSWORD"  # environment only: never in the config file
 SMTP_TLS_MODES = ("starttls", "tls", "none")
 SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 DEFAULT_RETRY_FOR = 15 * 60.0  # seconds a failing mail is retried before it is dead-lettered
+DEFAULT_SMTP_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -177,7 +242,7 @@ class NotifierSettings:
     notify_workshop: tuple[str, ...] = ()  # addresses told of every order.placed
     collect_from: str = "the workshop"  # where the shipping side collects a ready kilt
     retry_for: float = DEFAULT_RETRY_FOR
-    smtp_timeout: float = 60.0
+    smtp_timeout: float = DEFAULT_SMTP_TIMEOUT
 
     @property
     def smtp_address(self) -> str:
@@ -197,7 +262,7 @@ def _addresses(value: Any, key: str) -> tuple[str, ...]:
 
 def load_notifier_settings(**flags: Any) -> NotifierSettings:
     """The notifier's settings from flags (None: not given), environment, config file; plain-words errors."""
-    raw = _layered(NOTIFIER_ENV, flags, _read_file(config_path()))
+    raw = _layered(NotifierLayers, flags)
     host = str(raw.get("smtp_host", "")).strip()
     if not host:
         raise ConfigError("The notifier needs an SMTP server: give --smtp-host, or set KILTSHOP_SMTP_HOST "
@@ -217,13 +282,8 @@ def load_notifier_settings(**flags: Any) -> NotifierSettings:
         raise ConfigError("The notifier needs a sender address for its mails: give --smtp-sender, or set "
                           "KILTSHOP_SMTP_SENDER (or smtp_sender in the config file).")
     _addresses(sender, "smtp_sender")
-    try:
-        retry_for = float(raw.get("notify_retry_for", DEFAULT_RETRY_FOR))
-        if retry_for <= 0:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"notify_retry_for must be a number of seconds above 0 (got {raw['notify_retry_for']!r}).") \
-            from None
+    retry_for = _seconds(raw["retry_for"], "retry_for", DEFAULT_RETRY_FOR)
+    smtp_timeout = _seconds(raw["smtp_timeout"], "smtp_timeout", DEFAULT_SMTP_TIMEOUT)
     cafile = str(raw.get("smtp_cafile", "")).strip()
     if cafile and not Path(cafile).is_file():
         raise ConfigError(f"The SMTP CA file {cafile} does not exist.")
@@ -232,6 +292,19 @@ def load_notifier_settings(**flags: Any) -> NotifierSettings:
         notify_shipping=_addresses(raw.get("notify_shipping", ""), "notify_shipping"),
         notify_workshop=_addresses(raw.get("notify_workshop", ""), "notify_workshop"),
         collect_from=str(raw.get("collect_from", "")).strip() or "the workshop",
-        retry_for=retry_for,
+        retry_for=retry_for, smtp_timeout=smtp_timeout,
     )
+
+
+def _seconds(value: Any, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+        if not seconds > 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"The setting {name} ({where(name)}) must be a number of seconds above 0 "
+                          f"(got {value!r}).") from None
+    return seconds
 

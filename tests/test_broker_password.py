@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.broker_password import url_with_password, with_password
 from app.config import ConfigError, Settings, load_settings
+from app.security.broker_password import url_with_password, with_password
 from tests.shop_helpers import cli_env, run_cli
 
 

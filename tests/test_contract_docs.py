@@ -55,7 +55,9 @@ from app.messaging.outbox_relay import OutboxRelay
 from app.messaging.rpc_server import Call
 from app.messaging.wire import MAX_BODY_BYTES
 from app.service.handlers import ShopHandlers
-from app.store import duplicate_store, shop_store
+from app.store import contacts as contact_store
+from app.store import duplicate_store
+from app.store import orders as order_store
 from app.store import schema as tables
 from app.store.duplicate_store import duplicate_entity
 from app.store.outbox import Outbox
@@ -399,7 +401,7 @@ def check_methods(md_path: Path, api_path: Path) -> list[str]:
 
 
 def store_event_keys() -> set[str]:
-    source = inspect.getsource(shop_store) + inspect.getsource(order_states) + inspect.getsource(duplicate_store)
+    source = "".join(inspect.getsource(m) for m in (contact_store, order_store, order_states, duplicate_store))
     return set(re.findall(r"\"((?:contact|order|duplicate)\.[a-z_]+)\"", source)) | {
         event for _, _, event in order_states.TRANSITIONS.values()
     }

@@ -21,7 +21,7 @@ import pytest
 from app.client.shop_client import CallError, ShopClient
 from app.config import Settings
 from app.contract import DEAD_SEAL, DEAD_SENDER, Names
-from app.provisioning import Rabbitmqctl, apply, plan
+from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.shop_service import ShopService
 from tests.hostile_client import HostileClient
 from tests.shop_helpers import RABBIT_BIN, PrivateRabbit, cli_env, run_cli

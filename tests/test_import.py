@@ -19,7 +19,8 @@ from app.client.shop_client import ShopClient
 from app.config import Settings
 from app.importer.matching import Candidate, equivalent, facts_of, norm_phone, pick, probable
 from app.importer.plan import build_plan
-from app.importer.reading import FileError, SourceRecord, read_file
+from app.importer.reading import FileError, read_file
+from app.importer.records import SourceRecord
 from tests.shop_helpers import cli_env, new_order, run_cli
 from tests.support import wait_until
 

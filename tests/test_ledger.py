@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from app.client.shop_client import CallError, ShopClient
 from app.config import Settings
 from app.domain.errors import InvalidError
-from app.provisioning import Rabbitmqctl, apply, plan
+from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.handlers import request_digest
 from app.service.shop_service import ShopService
 from app.store.database import DATABASE_WAIT_S, _alembic_config, make_engine, sqlite_url_for

@@ -22,7 +22,7 @@ from app.domain.errors import ForbiddenError
 from app.messaging.connection import BrokerUnavailable
 from app.messaging.rpc_server import Call
 from app.notifier.notifier import Notifier
-from app.provisioning import Rabbitmqctl, apply, plan
+from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.handlers import ShopHandlers
 from app.service.shop_service import ShopService
 from app.store.shop_store import ShopStore

@@ -20,7 +20,7 @@ from app.client.shop_client import CallError, ShopClient
 from app.config import Settings
 from app.contract import EVENTS, METHODS, Names
 from app.domain.roles import PERMISSIONS, ROLES, methods_of
-from app.provisioning import Rabbitmqctl, apply, plan, write_definitions
+from app.security.provisioning import Rabbitmqctl, apply, plan, write_definitions
 from app.service.shop_service import ShopService
 from tests.shop_helpers import RABBIT_BIN, PrivateRabbit, queue_state
 from tests.support import wait_until
@@ -369,7 +369,7 @@ async def test_definitions_file_imports_and_its_logins_work(shop: Shop, tmp_path
 
 
 def test_new_passwords_are_safe_on_a_command_line() -> None:
-    from app.provisioning import new_password
+    from app.security.provisioning import new_password
 
     passwords = {new_password() for _ in range(2000)}
     assert len(passwords) == 2000

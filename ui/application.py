@@ -7,16 +7,28 @@ from pathlib import Path
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = Path(__file__).resolve().parent / "resources"  # packaged with ui (pyproject.toml package-data)
+
+
+class MissingResource(RuntimeError):
+    """The app's icon or stylesheet is not where it was installed: a broken install, said at start."""
 
 
 def resource(name: str) -> Path:
-    return RESOURCES / name
+    path = RESOURCES / name
+    if not path.is_file():
+        raise MissingResource(
+            f"This Kiltshop installation is incomplete: {name} is missing from {RESOURCES}. Reinstall Kiltshop."
+        )
+    return path
 
 
 def icon(name: str) -> QIcon:
-    path = resource(f"icons/{name}.svg")
-    return QIcon(str(path)) if path.exists() else QIcon()
+    loaded = QIcon(str(resource(f"icons/{name}.svg")))
+    if loaded.pixmap(16, 16).isNull():  # the file is there but Qt cannot draw it (damaged, or no SVG plugin)
+        raise MissingResource(f"This Kiltshop installation is incomplete: the icon {name}.svg cannot be shown. "
+                              "Reinstall Kiltshop.")
+    return loaded
 
 
 class KiltshopApplication(QApplication):
@@ -28,6 +40,4 @@ class KiltshopApplication(QApplication):
         self.setDesktopFileName("org.kiltshop.Kiltshop")
         self.setQuitOnLastWindowClosed(False)  # main() closes connections first, then the loop ends
         self.setWindowIcon(icon("kiltshop"))
-        style = resource("style.qss")
-        if style.exists():
-            self.setStyleSheet(style.read_text(encoding="utf-8"))
+        self.setStyleSheet(resource("style.qss").read_text(encoding="utf-8"))

@@ -15,9 +15,9 @@ from PySide6.QtGui import QCloseEvent, QGuiApplication
 
 from app.client.role_session import ROLES
 from app.config import Settings
-from app.secrets import load_password, save_password
+from app.security.secrets import load_password, save_password
 from ui.app_settings import AppSettings
-from ui.application import KiltshopApplication
+from ui.application import KiltshopApplication, MissingResource
 from ui.main_window import BrokerLogin, RoleWindow
 from ui.partials.tasks import run_dialog, spawn
 from ui.start_dialog import StartDialog
@@ -115,6 +115,11 @@ async def main(settings: Settings, role: str | None, all_roles: bool, app_settin
 
 
 def run_app(settings: Settings, role: str | None = None, all_roles: bool = False) -> int:
-    KiltshopApplication(sys.argv)
+    """`kiltshop app` (registered as the kiltshop.commands entry point `app`, see pyproject.toml)."""
+    try:
+        KiltshopApplication(sys.argv)
+    except MissingResource as exc:
+        print(f"kiltshop: {exc}", file=sys.stderr)
+        return 1
     result: int = qasync.run(main(settings, role, all_roles))
     return result

@@ -6,14 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.domain.money import money
+from app.domain.order_states import STATUS_WORDS
 
-STATUS_WORDS = {
-    "pending": "pending",
-    "in_progress": "in progress",
-    "completed": "completed",
-    "collected": "collected",
-    "cancelled": "cancelled",
-}
+__all__ = ["STATUS_WORDS"]  # main.py words a status change with it
+
 
 
 def parse_money(text: str) -> int:

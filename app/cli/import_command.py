@@ -16,7 +16,8 @@ from app.client.shop_client import ServiceUnavailable, ShopClient
 from app.config import Settings
 from app.importer.matching import PROBABLE_NAME_SCORE
 from app.importer.plan import ImportPlan
-from app.importer.reading import FileError, ReadResult, SourceRecord, header_key, parse_map, read_file
+from app.importer.reading import FileError, ReadResult, header_key, parse_map, read_file
+from app.importer.records import SourceRecord
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2

@@ -11,17 +11,19 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from app import __version__
-from app.broker_password import with_password
 from app.cli import dead_command, export_command, import_command, notifier_command, provision_command
 from app.cli import formatting as fmt
 from app.client.shop_client import CallError, ShopClient
 from app.config import ConfigError, Settings, load_settings
 from app.contract import EVENTS
+from app.domain.roles import ROLES
 from app.messaging.connection import BrokerUnavailable
-from app.provisioning import ProvisionError
+from app.security.broker_password import with_password
+from app.security.provisioning import ProvisionError
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -41,6 +43,8 @@ def _common_options(suppress_defaults: bool) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS if suppress_defaults else None)
     common.add_argument("--broker-url", help="AMQP URL of the broker (env KILTSHOP_BROKER_URL)")
     common.add_argument("--namespace", help="name prefix of this shop on the broker (env KILTSHOP_NAMESPACE)")
+    common.add_argument("--call-timeout", metavar="SECONDS",
+                        help="how long to wait for the service's answer (env KILTSHOP_CALL_TIMEOUT; default 10)")
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
     common.add_argument("--debug", action="store_true", help="show details behind errors")
     return common
@@ -59,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "KILTSHOP_TIMEZONE; default Europe/London)")
 
     p = sub.add_parser("app", parents=[common], help="open the desktop app")
-    p.add_argument("--role", choices=["sales", "workshop", "shipping", "store"])
+    p.add_argument("--role", choices=list(ROLES))
     p.add_argument("--all-roles", action="store_true", help="one window per role, side by side")
 
     sub.add_parser("ping", parents=[common], help="check that the service answers")
@@ -309,6 +313,26 @@ def run_service(settings: Settings) -> None:
     asyncio.run(ShopService(settings).run_until_signalled())
 
 
+APP_GROUP = "kiltshop.commands"  # entry points the desktop app registers (pyproject.toml); `app` opens it
+APP_DEFAULT = "ui.launch:run_app"  # the same, for a checkout run without installing it
+
+
+def open_app(settings: Settings, role: str | None, all_roles: bool) -> int:
+    """`kiltshop app`: the desktop app lives with the UI package, which plugs itself in as an entry point; the
+    command line knows it only by that name, so it runs without the UI installed."""
+    found = entry_points(group=APP_GROUP, name="app")
+    entry = next(iter(found), None) or EntryPoint(name="app", value=APP_DEFAULT, group=APP_GROUP)
+    try:
+        run_app = entry.load()
+    except ImportError as exc:
+        raise UsageError(
+            f"The desktop app is not installed here ({exc.name or exc} is missing). Install kiltshop with its "
+            "desktop app, or use the other kiltshop commands."
+        ) from None
+    result: int = run_app(settings, role=role, all_roles=all_roles)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -324,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(broker_url=args.broker_url, namespace=args.namespace,
                                  database_url=getattr(args, "database_url", None),
+                                 call_timeout=getattr(args, "call_timeout", None),
                                  timezone=args.timezone if args.command == "service" else None)
         if args.command not in ("app", "provision"):  # the app asks in its sign-in dialog
             settings = with_password(settings)
@@ -340,9 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "provision":
             return provision_command.run(settings, args)
         elif args.command == "app":
-            from ui.launch import run_app
-
-            return run_app(settings, role=args.role, all_roles=args.all_roles)
+            return open_app(settings, role=args.role, all_roles=args.all_roles)
         else:
             asyncio.run(run_client_command(settings, args))
         return 0

@@ -25,7 +25,7 @@ from app.config import (
     load_notifier_settings,
 )
 from app.domain.notices import HHMM_RE, NOTICE_ROLES
-from app.secrets import load_password, save_password
+from app.security.secrets import load_password, save_password
 
 EXIT_UNAVAILABLE = 3
 
@@ -51,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--collect-from", help="where a ready kilt is collected, for the mails (the workshop's address)")
     p.add_argument("--retry-for", metavar="SECONDS",
                    help="how long a mail the server will not take is retried before it is dead-lettered (900)")
+    p.add_argument("--smtp-timeout", metavar="SECONDS", help="how long one mail may take to send (default 60)")
     p.add_argument("--save-password", action="store_true",
                    help="ask for the SMTP password, keep it in the system keyring, and exit")
     p.add_argument("--test-mail", metavar="ADDRESS", help="send one test mail to ADDRESS and exit")
@@ -112,7 +113,8 @@ def _notifier_settings(args: argparse.Namespace) -> NotifierSettings:
     return load_notifier_settings(
         smtp_host=args.smtp_host, smtp_port=args.smtp_port, smtp_tls=args.smtp_tls, smtp_user=args.smtp_user,
         smtp_sender=args.smtp_sender, smtp_cafile=args.smtp_cafile, notify_shipping=args.shipping_to,
-        notify_workshop=args.workshop_to, collect_from=args.collect_from, notify_retry_for=args.retry_for,
+        notify_workshop=args.workshop_to, collect_from=args.collect_from, retry_for=args.retry_for,
+        smtp_timeout=args.smtp_timeout,
     )
 
 

@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from app.config import Settings
-from app.provisioning import Rabbitmqctl, apply, plan, write_definitions
+from app.security.provisioning import Rabbitmqctl, apply, plan, write_definitions
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

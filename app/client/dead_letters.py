@@ -40,6 +40,7 @@ from app.contract import DEAD_REASON as REASON
 from app.contract import DEAD_REPLAYED as REPLAYED
 from app.contract import DEAD_ROUTING_KEY as ROUTING_KEY
 from app.contract import DEAD_TRUNCATED as TRUNCATED
+from app.domain.timestamps import format_time
 from app.messaging.rpc_client import CallError
 
 # app/messaging/rpc_server.py gives this reason to a mutating call that came without a message_id.
@@ -83,7 +84,7 @@ def _iso(seconds: int | None) -> str | None:
     if seconds is None:
         return None
     try:
-        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return format_time(datetime.fromtimestamp(seconds, UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

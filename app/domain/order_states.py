@@ -25,13 +25,16 @@ TRANSITIONS: dict[str, tuple[OrderStatus, OrderStatus, str]] = {
 
 OPEN_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED})
 
-_DESCRIBE = {
-    OrderStatus.PENDING: "still waiting to be started",
-    OrderStatus.IN_PROGRESS: "already being made",
-    OrderStatus.COMPLETED: "already finished",
-    OrderStatus.COLLECTED: "already collected",
-    OrderStatus.CANCELLED: "cancelled",
+# The one set of words for each state: its name in a list or a sentence ("Order K-0001 is now in progress"), and
+# how a refusal describes it ("it is already being made"). The CLI and the app show these words.
+STATUS_TEXT: dict[OrderStatus, tuple[str, str]] = {
+    OrderStatus.PENDING: ("pending", "still waiting to be started"),
+    OrderStatus.IN_PROGRESS: ("in progress", "already being made"),
+    OrderStatus.COMPLETED: ("completed", "already finished"),
+    OrderStatus.COLLECTED: ("collected", "already collected"),
+    OrderStatus.CANCELLED: ("cancelled", "cancelled"),
 }
+STATUS_WORDS: dict[str, str] = {status.value: word for status, (word, _) in STATUS_TEXT.items()}
 
 _ACTION_WORDS = {
     "start": "started",
@@ -42,7 +45,7 @@ _ACTION_WORDS = {
 
 
 def describe(status: OrderStatus) -> str:
-    return _DESCRIBE[status]
+    return STATUS_TEXT[status][1]
 
 
 def check_customer_change(number: str, status: OrderStatus, action: str = "changed") -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.domain.timestamps import parse_time
 from app.domain.validation import MAX_TEXT
 from app.importer.matching import (
     LABELS,
@@ -41,7 +42,7 @@ from app.importer.matching import (
     pick,
     probable,
 )
-from app.importer.reading import SourceRecord, one_line
+from app.importer.records import SourceRecord, one_line
 
 Ref = int | str  # a shop contact's id, or the ref of a contact the plan creates
 STORE_RANK = 10**9  # the shop's own value wins a tie of times
@@ -143,8 +144,9 @@ def contact_facts(contact: dict[str, Any]) -> Facts:
 
 
 def parse_iso(text: str | None) -> datetime:
+    """A stored time; now when it has none (a contact written before times were kept is not older)."""
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return parse_time(str(text))
     except ValueError:
         return datetime.now(UTC)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import vobject
 
-from app.importer.reading import Problem, RecordBuilder, SourceRecord, compose_address
+from app.importer.records import Problem, RecordBuilder, SourceRecord, compose_address
 
 LABELS = {
     "ORG": "company", "TITLE": "title", "ROLE": "role", "BDAY": "birthday", "ANNIVERSARY": "anniversary",

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.domain.money import money
+from app.domain.timestamps import parse_time
 
 MAX_NUMBERS_IN_SUBJECT = 8
 
@@ -38,7 +39,7 @@ def _when(at: str | None, zone: str) -> str:
     if not at:
         return "(time unknown)"
     try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+        moment = parse_time(at).astimezone(ZoneInfo(zone))
     except ValueError:
         return at
     return f"{moment.day} {moment:%b %Y at %H:%M} ({moment.tzname()})"

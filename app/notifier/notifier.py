@@ -47,12 +47,20 @@ from aio_pika.abc import (
 )
 
 from app.config import NotifierSettings, Settings
-from app.contract import CONTENT_TYPE, Names
+from app.contract import (
+    CONTENT_TYPE,
+    DEAD_AT,
+    DEAD_EXCHANGE,
+    DEAD_QUEUE,
+    DEAD_REASON,
+    DEAD_ROUTING_KEY,
+    Names,
+)
 from app.domain.notices import DEFAULT_SETTINGS, NOTICE_EVENTS, plan_notice, retry_delay
-from app.lifecycle import run_until_signalled
 from app.messaging.connection import BrokerUnavailable, connect
 from app.notifier.mail_content import Notice, build_message, compose, compose_digest, mail_id
 from app.notifier.smtp_sender import MailNotSent, SmtpSender
+from app.service.lifecycle import run_until_signalled
 from app.store.notice_store import Delivery, NewDelivery, NoticeStore, iso, parse_iso
 from app.store.shop_store import ShopStore
 
@@ -449,14 +457,14 @@ class Notifier:
     async def _dead_letter(self, body: bytes, routing_key: str, message_id: str | None, reason: str) -> None:
         assert self._dead is not None
         headers: dict[str, Any] = {
-            "x-kiltshop-reason": reason[:1000],
-            "x-kiltshop-exchange": self.names.events_exchange,
-            "x-kiltshop-routing-key": routing_key,
-            "x-kiltshop-dead-at": int(time.time()),
+            DEAD_REASON: reason[:1000],
+            DEAD_EXCHANGE: self.names.events_exchange,
+            DEAD_ROUTING_KEY: routing_key,
+            DEAD_AT: int(time.time()),
         }
         purpose = next((p for p, key in QUEUES.items() if key == routing_key), None)
         if purpose is not None:  # a replay goes back to this queue only, not to every subscriber of the event
-            headers["x-kiltshop-queue"] = self.names.notifier_queue(purpose)
+            headers[DEAD_QUEUE] = self.names.notifier_queue(purpose)
         await self._dead.publish(
             aio_pika.Message(
                 body,

@@ -11,12 +11,12 @@ from aio_pika.abc import AbstractRobustConnection
 
 from app.config import Settings
 from app.contract import Names
-from app.lifecycle import run_until_signalled
 from app.messaging.connection import connect
 from app.messaging.outbox_relay import OutboxRelay, WakeLine
 from app.messaging.rpc_server import RpcServer
 from app.messaging.topology import declare_exchanges, declare_relay_wake, declare_service_queues
 from app.service.handlers import ShopHandlers
+from app.service.lifecycle import run_until_signalled
 from app.store.outbox import Outbox
 from app.store.shop_store import ShopStore
 

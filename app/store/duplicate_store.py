@@ -5,7 +5,7 @@ and resolved once: kept apart (`duplicate.resolved`, status kept_apart) or merge
 order of the merged contact to the one that stays (`order.moved` each), gives that one the chosen values
 (`contact.updated`) and marks the other as merged into it (`contact.merged`, `merged_into` set): it stays
 readable with its history but leaves every list. Every change, its history row and its event commit together
-(app/store/shop_store.py Tx).
+(app/store/transactions.py Tx).
 """
 
 from __future__ import annotations
@@ -16,19 +16,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from app.domain.errors import ConflictError, InvalidError, NotFoundError
+from app.store.contacts import contact_columns, contact_entity, refuse_merged
 from app.store.database import is_sqlite
+from app.store.orders import order_entity
+from app.store.rows import check_version, page
 from app.store.schema import contacts, duplicates, orders
-from app.store.shop_store import (
-    ShopStore,
-    Tx,
-    _check_version,
-    _contact_columns,
-    _page,
-    contact_entity,
-    order_entity,
-    refuse_merged,
-    seq_of,
-)
+from app.store.transactions import Transactions, Tx, seq_of
 
 STATUSES = ("open", "kept_apart", "merged")
 LIST_STATUSES = (*STATUSES, "all")
@@ -53,7 +46,7 @@ def duplicate_entity(row: Any) -> dict[str, Any]:
 class DuplicateStore:
     """The duplicates queue and contacts.merge, on the shop's store (its transactions and outbox)."""
 
-    def __init__(self, store: ShopStore) -> None:
+    def __init__(self, store: Transactions) -> None:
         self.store = store
 
     def _locking(self) -> bool:
@@ -86,7 +79,7 @@ class DuplicateStore:
 
         def run(conn: Connection) -> dict[str, Any]:
             seq = seq_of(conn)
-            rows, next_cursor = _page(conn, query, duplicates.c.id, limit, cursor)
+            rows, next_cursor = page(conn, query, duplicates.c.id, limit, cursor)
             return {"items": [duplicate_entity(r) for r in rows], "seq": seq, "next_cursor": next_cursor}
 
         return await self.store.run_read(run)
@@ -158,8 +151,8 @@ class DuplicateStore:
         gone = self._contact(tx, merge_id)
         refuse_merged(keep, "keep_id")
         refuse_merged(gone, "merge_id")
-        _check_version("Contact", keep["name"], keep, keep_version)
-        _check_version("Contact", gone["name"], gone, merge_version)
+        check_version("Contact", keep["name"], keep, keep_version)
+        check_version("Contact", gone["name"], gone, merge_version)
 
         moved = []
         rows = tx.conn.execute(select(orders).where(orders.c.contact_id == merge_id).order_by(orders.c.id))
@@ -177,7 +170,7 @@ class DuplicateStore:
         changes: dict[str, Any] = {k: [keep[k], v] for k, v in fields.items() if keep[k] != v}
         result = tx.conn.execute(
             update(contacts).where(contacts.c.id == keep_id)
-            .values(**_contact_columns({k: fields[k] for k in changes}), version=keep_version + 1,
+            .values(**contact_columns({k: fields[k] for k in changes}), version=keep_version + 1,
                     updated_at=tx.at, updated_by=tx.actor)
             .returning(*contacts.c)
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -18,17 +17,14 @@ from sqlalchemy.engine import Connection
 
 from app.domain.errors import ConflictError
 from app.domain.notices import SETTING_FIELDS, check_settings, default_settings
+from app.domain.timestamps import format_time, parse_time
+from app.store.contacts import contact_entity
 from app.store.schema import contacts, notice_deliveries, notice_settings
-from app.store.shop_store import ShopStore, Tx, contact_entity
+from app.store.transactions import Transactions, Tx
 
-
-def iso(moment: datetime) -> str:
-    """A UTC time as the store writes it everywhere: ISO-8601, milliseconds, Z (sorts as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+# The notifier's names for the shop's one time format (app.domain.timestamps).
+iso = format_time
+parse_iso = parse_time
 
 
 def settings_entity(row: Any) -> dict[str, Any]:
@@ -78,7 +74,7 @@ class Delivery:
 
 
 class NoticeStore:
-    def __init__(self, store: ShopStore) -> None:
+    def __init__(self, store: Transactions) -> None:
         self.store = store
 
     # -- preferences (the contract) ---------------------------------------------------------------

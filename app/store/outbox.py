@@ -9,8 +9,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from app.domain.timestamps import now_iso
 from app.store.schema import outbox, relay_lease
-from app.store.shop_store import ShopStore, now_iso
+from app.store.transactions import Transactions
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Lease:
 
 
 class Outbox:
-    def __init__(self, store: ShopStore) -> None:
+    def __init__(self, store: Transactions) -> None:
         self.store = store
 
     async def read_lease(self) -> Lease | None:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from app.config import Settings
-from app.secrets import load_password, save_password
+from app.security.secrets import load_password, save_password
 from tests.ui.conftest import UiLoop
 from ui import launch
 from ui.app_settings import AppSettings

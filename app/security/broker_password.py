@@ -12,7 +12,7 @@ from dataclasses import replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from app.config import ConfigError, Settings
-from app.secrets import load_password
+from app.security.secrets import load_password
 
 ENV_PASSWORD = "KILTSHOP_BROKER_PASSWORD"
 
