@@ -26,7 +26,7 @@ from app.client.shop_client import ShopClient
 from app.config import Settings
 from app.contract import Names
 from app.messaging.topology import declare_exchanges
-from app.provisioning import Rabbitmqctl, apply, plan
+from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.shop_service import ShopService
 from app.store.outbox import Outbox
 from app.store.schema import relay_lease
