@@ -42,7 +42,7 @@ def params_schemas() -> dict[str, Any]:
     """Component name -> JSON Schema: one `<Method>Params` per method (with its example), then nested models."""
     models = sorted({m.params for m in REGISTRY.values()}, key=lambda t: t.__name__)
     _, defs = msgspec.json.schema_components(models, ref_template="#/components/schemas/{name}")
-    nullable = set()
+    nullable: set[str] = set()
     out: dict[str, Any] = {}
     for method in REGISTRY.values():
         schema = dict(defs[method.params.__name__])
