@@ -11,6 +11,7 @@ Pure rules on plain values: no broker, no database.
 from __future__ import annotations
 
 import re
+import types
 import typing
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
@@ -484,7 +485,7 @@ def unwrap(kind: Any, want: Any) -> Any:
     """The part of an annotation (through Annotated and unions) that is a `want` (a list or a Struct)."""
     while get_origin(kind) is Annotated:
         kind = get_args(kind)[0]
-    if get_origin(kind) in (Union, __import__("types").UnionType):
+    if get_origin(kind) in (Union, types.UnionType):
         for arg in get_args(kind):
             inner = unwrap(arg, want)
             if (want is list and get_origin(inner) is list) or (isinstance(inner, type) and issubclass(inner, want)):
