@@ -26,6 +26,7 @@ import copy
 import inspect
 import json
 import re
+import typing
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ from app.contract import (
 )
 from app.contract import asyncapi as generator
 from app.domain import order_states
+from app.domain import params as param_models
 from app.domain.errors import ConflictError, InvalidError, LockedError, ShopError
 from app.domain.notices import default_settings
 from app.domain.validation import CONTACT_FIELDS, ITEM_FIELDS, MEASUREMENT_FIELDS
@@ -1024,6 +1026,13 @@ def test_routes_permissions_and_generated_asyncapi_agree() -> None:
         component = generator.params_component(name)
         assert message["payload"] == {"$ref": f"#/components/schemas/{component}"}, name
         assert api["components"]["schemas"][component] == generated[component], name
+    # the models' words for statuses are the domain's and the store's
+    assert set(typing.get_args(param_models.OrderStatusName)) == {s.value for s in order_states.OrderStatus}
+    assert typing.get_args(param_models.DuplicateStatus) == duplicate_store.LIST_STATUSES
+    # a nested model's component does not shadow a hand-written one (an Order's OrderItem is not the input)
+    text = ASYNCAPI.read_text(encoding="utf-8")
+    hand_written = yaml.safe_load(text[:text.index(generator.GENERATED_MARK)])["components"]["schemas"]
+    assert not set(hand_written) & set(generated)
 
 
 @pytest.mark.parametrize("method", METHODS)

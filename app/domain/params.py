@@ -39,9 +39,7 @@ HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 TIMEZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
 DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
-ORDER_STATUSES = ("pending", "in_progress", "completed", "collected", "cancelled")
 NOTICE_ROLES: tuple[str, ...] = ("sales", "workshop", "shipping")
-DUPLICATE_STATUSES = ("open", "kept_apart", "merged", "all")
 
 # The JSON Schema of text as the service checks it: trimmed first, so the limits apply to the trimmed text.
 Id = Annotated[int, Meta(ge=1, le=MAX_INT)]
@@ -51,7 +49,9 @@ Limit = Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE,
 Cursor = Annotated[str | None, Meta(description="Opaque. The previous page's next_cursor, unchanged; null or "
                                                 "absent for the first page.")]
 Centimetres = Annotated[float, Meta(ge=10, le=400)]
+# the same words as app/domain/order_states.OrderStatus and the duplicate store (tests/test_contract_docs.py)
 OrderStatusName = Literal["pending", "in_progress", "completed", "collected", "cancelled"]
+DuplicateStatus = Literal["open", "kept_apart", "merged", "all"]
 NoticeRole = Literal["sales", "workshop", "shipping"]
 TimeOfDay = Annotated[str, Meta(extra_json_schema={"pattern": HHMM_RE.pattern})]
 
@@ -198,7 +198,7 @@ class ContactsUpdate(ContactChange, kw_only=True):
 
 
 class ContactsDuplicates(Page, kw_only=True):
-    status: Annotated[Literal["open", "kept_apart", "merged", "all"],
+    status: Annotated[DuplicateStatus,
                       Meta(description="Only pairs in this status; all for every pair.")] = "open"
 
 
