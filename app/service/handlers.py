@@ -42,6 +42,9 @@ class ShopHandlers:
         self.zone = shop_zone(timezone)
         self.duplicates = DuplicateStore(store)
         self.notices = NoticeStore(store)
+        unserved = sorted(set(REGISTRY) - set(HANDLERS))
+        if unserved:  # a declared method without a handler is a fault of this build: refuse to start
+            raise RuntimeError(f"declared in app/contract/methods.py but without a handler: {', '.join(unserved)}")
         # method -> a callable taking the Call: decodes its params with the declared model, then the handler
         self.routes: dict[str, Callable[[Call], Awaitable[Any]]] = {name: self._route(name) for name in HANDLERS}
 
