@@ -4,7 +4,10 @@ Each check is a function of the document paths that returns a list of problems, 
 a changed copy of a document (see the tests at the end, which prove the checks can fail).
 
 What is held together:
-- methods, mutating methods, events, error codes: app/contract.py == handler routes == contract.md == asyncapi;
+- the method registry (app/contract/methods.py) == handler routes == PERMISSIONS == the generated Params part
+  of asyncapi (committed as `python -m app.contract.asyncapi --write` makes it), and every documented example
+  request is valid JSON Schema (checked with the jsonschema library);
+- methods, mutating methods, events, error codes: app/contract == contract.md == asyncapi;
   every event key the store can emit is in EVENTS;
 - broker names and bindings: app/contract.py Names == what app/messaging/topology.py declares == both docs;
 - parameters: for every method, the asyncapi params schema (names, required, types, limits, nullability,
@@ -23,12 +26,14 @@ import copy
 import inspect
 import json
 import re
+import typing
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aio_pika
+import jsonschema
 import pytest
 import yaml
 from sqlalchemy import String
@@ -42,11 +47,15 @@ from app.contract import (
     MAX_PAGE_SIZE,
     METHODS,
     MUTATING_METHODS,
+    PERMISSIONS,
+    REGISTRY,
     Names,
     is_valid_namespace,
     method_group,
 )
+from app.contract import asyncapi as generator
 from app.domain import order_states
+from app.domain import params as param_models
 from app.domain.errors import ConflictError, InvalidError, LockedError, ShopError
 from app.domain.notices import default_settings
 from app.domain.validation import CONTACT_FIELDS, ITEM_FIELDS, MEASUREMENT_FIELDS
@@ -887,11 +896,19 @@ async def test_handler_accepts_exactly_the_documented_params(method: str) -> Non
     assert await check_handler_params(ASYNCAPI, method) == []
 
 
+def schema_problems(api: dict[str, Any], schema: dict[str, Any], value: Any) -> list[str]:
+    """What the jsonschema library finds wrong with value; schema's $refs point into the asyncapi document."""
+    validator = jsonschema.Draft202012Validator({**schema, "components": api["components"]},
+                                                format_checker=jsonschema.FormatChecker())
+    return [f"{'.'.join(map(str, e.absolute_path)) or '$'}: {e.message}" for e in validator.iter_errors(value)]
+
+
 @pytest.mark.parametrize("method", METHODS)
 async def test_md_example_request_passes(method: str) -> None:
     doc = md_methods(CONTRACT_MD)[method]
     assert set(doc["request"]) <= set(doc["params"]), f"{method}: the example uses undocumented parameters"
     assert await validation_outcome(method, doc["request"]) is None
+    assert schema_problems(load_api(ASYNCAPI), api_params_schema(load_api(ASYNCAPI), method), doc["request"]) == []
     reply = doc["reply"]
     assert set(reply) in ({"ok", "result"}, {"ok", "error"})
     api = load_api(ASYNCAPI)
@@ -974,8 +991,63 @@ def test_stated_limits_agree() -> None:
     assert f"`{DEFAULT_NAMESPACE}`" in md_doc(CONTRACT_MD)["Namespace"]
     api = load_api(ASYNCAPI)
     assert api["components"]["parameters"]["namespace"]["default"] == DEFAULT_NAMESPACE
-    limit = api["components"]["schemas"]["Limit"]
-    assert (limit["maximum"], limit["default"]) == (MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
+    for method in METHODS:
+        limit = api_params_schema(api, method)["properties"].get("limit")
+        if limit is not None:
+            assert (limit["maximum"], limit["default"]) == (MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE), method
+
+
+# -- the registry: declared once, everything else derived -----------------------------------------------------
+
+
+def test_committed_asyncapi_is_what_the_registry_generates() -> None:
+    text = ASYNCAPI.read_text(encoding="utf-8")
+    assert generator.document(text) == text, "run: python -m app.contract.asyncapi --write"
+    assert generator.main(["--check"]) == 0
+
+
+def test_an_asyncapi_edited_by_hand_is_caught() -> None:
+    text = ASYNCAPI.read_text(encoding="utf-8")
+    start = text.index(generator.GENERATED_MARK)
+    generated = text[start:]
+    edited = text[:start] + generated.replace("maximum: 1000\n", "maximum: 999\n", 1)  # items[].quantity
+    assert edited != text
+    assert generator.document(edited) != edited
+
+
+def test_routes_permissions_and_generated_asyncapi_agree() -> None:
+    api = load_api(ASYNCAPI)
+    sends = api_send_operations(api)
+    generated = generator.params_schemas()
+    assert tuple(REGISTRY) == METHODS and set(handler_routes()) == set(REGISTRY) == set(PERMISSIONS) == set(sends)
+    assert {name for name, m in REGISTRY.items() if m.mutating} == MUTATING_METHODS
+    for name, declared in REGISTRY.items():
+        assert PERMISSIONS[name] == {str(role) for role in declared.roles} and declared.roles, name
+        assert sends[name].get("x-mutating") is declared.mutating, name
+        message = resolve(api, sends[name]["messages"][0])
+        component = generator.params_component(name)
+        assert message["payload"] == {"$ref": f"#/components/schemas/{component}"}, name
+        assert api["components"]["schemas"][component] == generated[component], name
+    # the models' words for statuses are the domain's and the store's
+    assert set(typing.get_args(param_models.OrderStatusName)) == {s.value for s in order_states.OrderStatus}
+    assert typing.get_args(param_models.DuplicateStatus) == duplicate_store.LIST_STATUSES
+    # a nested model's component does not shadow a hand-written one (an Order's OrderItem is not the input)
+    text = ASYNCAPI.read_text(encoding="utf-8")
+    hand_written = yaml.safe_load(text[:text.index(generator.GENERATED_MARK)])["components"]["schemas"]
+    assert not set(hand_written) & set(generated)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_documented_example_is_valid_json_schema(method: str) -> None:
+    api = load_api(ASYNCAPI)
+    schema = api["components"]["schemas"][generator.params_component(method)]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    (example,) = schema["examples"]
+    assert example == REGISTRY[method].example
+    assert schema_problems(api, schema, example) == []
+    # the check can fail: a wrong type and an unknown field are both reported
+    wrong = {**example, "zz_unknown": 1, next(iter(schema["properties"])): {"an": "object"}}
+    assert len(schema_problems(api, schema, wrong)) >= 2
 
 
 # -- the checks can fail: each runs on a copy of a document with one thing changed ------------------------
@@ -1063,7 +1135,7 @@ async def test_wrong_params_are_caught(tmp_path: Path) -> None:
     assert any("accepts 'notes'" in p for p in problems)
 
     def wrong_limit(doc: dict[str, Any]) -> None:
-        doc["components"]["schemas"]["Limit"]["maximum"] = 1000
+        doc["components"]["schemas"]["PickupsListParams"]["properties"]["limit"]["maximum"] = 1000
 
     assert await check_handler_params(changed_api(tmp_path, wrong_limit), "pickups.list")
 

@@ -6,27 +6,24 @@ Pure rules on plain values (no broker, no database): the store keeps the prefere
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from app.domain.errors import InvalidError
-from app.domain.validation import EMAIL_RE, as_int, as_text, reject_unknown
 
-# The roles that may have notices, and the events each one hears of.
-NOTICE_ROLES: tuple[str, ...] = ("sales", "workshop", "shipping")
+# re-exported for the CLI and the notifier (the parameters' rules live in params.py)
+from app.domain.params import HHMM_RE as HHMM_RE
+from app.domain.params import NOTICE_ROLES as NOTICE_ROLES
+
+# The roles that may have notices (NOTICE_ROLES, in params.py), and the events each one hears of.
 NOTICE_EVENTS: dict[str, tuple[str, ...]] = {
     "order.completed": ("shipping",),  # a kilt is ready: collect it, bill it
     "order.placed": ("workshop", "sales"),  # a new order: what to make, for whom
 }
 
-HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-TIMEZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
-MAX_TIMEZONE = 64
-MAX_EMAIL = 254
 
 SETTING_FIELDS = ("email_enabled", "email", "quiet_start", "quiet_end", "digest", "digest_at", "timezone")
 
@@ -46,82 +43,7 @@ def default_settings(user: str, role: str) -> dict[str, Any]:
     return {"user": user, "role": role, **DEFAULT_SETTINGS, "version": 0, "updated_at": None}
 
 
-# -- checking parameters ------------------------------------------------------------------------------
-
-
-def clean_role(params: Mapping[str, Any]) -> str:
-    if "role" not in params:
-        raise InvalidError("'role' is missing: say whose notices, one of " + ", ".join(NOTICE_ROLES) + ".",
-                           field="role")
-    role = params["role"]
-    if not isinstance(role, str) or role not in NOTICE_ROLES:
-        raise InvalidError(f"'role' must be one of {', '.join(NOTICE_ROLES)} (got {role!r}).", field="role")
-    return role
-
-
-def _as_bool(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidError(f"'{field}' must be true or false (got {value!r}).", field=field)
-    return value
-
-
-def _as_hhmm(value: Any, field: str, *, nullable: bool) -> str | None:
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str) or not HHMM_RE.match(value.strip()):
-        raise InvalidError(f"'{field}' must be a time of day as HH:MM, for example 07:30 (got {value!r}).",
-                           field=field)
-    return value.strip()
-
-
-def _as_timezone(value: Any, field: str = "timezone") -> str:
-    text = as_text(value, field, required=True, max_len=MAX_TIMEZONE)
-    if not TIMEZONE_RE.match(text):
-        raise InvalidError(f"'{field}' must be a time zone name such as Europe/London (got {text!r}).", field=field)
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidError(f"'{field}' {text!r} is not a time zone this computer knows (try Europe/London).",
-                           field=field) from None
-    return text
-
-
-def clean_setting_fields(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The setting fields present in params, checked one by one (how they fit together is checked later)."""
-    out: dict[str, Any] = {}
-    for field in SETTING_FIELDS:
-        if field not in params:
-            continue
-        value = params[field]
-        if field in ("email_enabled", "digest"):
-            out[field] = _as_bool(value, field)
-        elif field == "email":
-            email = as_text(value, field, max_len=MAX_EMAIL)
-            if email and not EMAIL_RE.match(email):
-                raise InvalidError(f"'email' does not look like an e-mail address: {email!r}.", field="email")
-            out[field] = email
-        elif field in ("quiet_start", "quiet_end"):
-            out[field] = _as_hhmm(value, field, nullable=True)
-        elif field == "digest_at":
-            out[field] = _as_hhmm(value, field, nullable=False)
-        else:
-            out[field] = _as_timezone(value)
-    return out
-
-
-def clean_settings_get(params: Mapping[str, Any]) -> str:
-    reject_unknown(dict(params), ("role",))
-    return clean_role(params)
-
-
-def clean_settings_set(params: Mapping[str, Any]) -> tuple[str, int, dict[str, Any]]:
-    """(role, version, fields) of a notices.settings.set call; version 0 means "never saved before"."""
-    reject_unknown(dict(params), ("role", "version", *SETTING_FIELDS))
-    role = clean_role(params)
-    if "version" not in params:
-        raise InvalidError("'version' is missing: send the version you loaded (0 if never saved).", field="version")
-    version = as_int(params["version"], "version", 0)
-    return role, version, clean_setting_fields(params)
+# -- how the settings fit together (each field is checked on its own in app/domain/params.py) ----------------
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:

@@ -1,45 +1,28 @@
-"""Who may do what: the one role table (documented in docs/contract.md, enforced by the service and,
-through per-user permissions, by the broker itself)."""
+"""Who may do what: the roles, their words, and the check (the table itself is declared with each method in
+app/contract/methods.py, documented in docs/contract.md, and enforced by the broker too, per user)."""
 
 from __future__ import annotations
 
+from app.contract.methods import PERMISSIONS, methods_of
+from app.contract.names import Role
 from app.domain.errors import ForbiddenError
 
-ROLES: tuple[str, ...] = ("sales", "workshop", "shipping", "store")
+__all__ = ["ANONYMOUS", "NOTIFIER_ROLE", "PERMISSIONS", "ROLES", "ROLE_WORDS", "SERVICE_ROLE", "Role", "authorize",
+           "methods_of", "role_for_user", "user_name"]
+
+# The roles are part of the wire (login names); who may call which method is declared with each method in
+# app/contract/methods.py, and PERMISSIONS is derived there.
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 SERVICE_ROLE = "service"
 NOTIFIER_ROLE = "notifier"  # the mail notifier's broker login: no calls at all
 ANONYMOUS = "anonymous"  # what a request without a user_id property is taken to come from
 
-_READ = {"contacts.list", "contacts.get", "orders.list", "orders.get"}
-_CUSTOMER_CHANGES = {"contacts.create", "contacts.update", "orders.place", "orders.amend", "orders.cancel"}
-
-# method -> roles allowed to call it
-PERMISSIONS: dict[str, frozenset[str]] = {
-    **{m: frozenset(ROLES) for m in _READ},
-    **{m: frozenset({"sales", "store"}) for m in _CUSTOMER_CHANGES},
-    "orders.start": frozenset({"workshop"}),
-    "orders.complete": frozenset({"workshop"}),
-    "orders.collect": frozenset({"shipping"}),
-    "pickups.list": frozenset({"workshop", "shipping"}),
-    # the possible-duplicates queue and merging contacts: the sales desk only
-    **{m: frozenset({"sales"}) for m in ("contacts.duplicates", "contacts.flag_duplicate", "contacts.keep_apart",
-                                         "contacts.merge")},
-    "pickups.billing": frozenset({"workshop", "shipping"}),
-    # each caller reads and changes only their own notice settings (the service keys them by user_id)
-    "notices.settings.get": frozenset({"sales", "workshop", "shipping"}),
-    "notices.settings.set": frozenset({"sales", "workshop", "shipping"}),
+ROLE_WORDS: dict[str, str] = {
+    Role.SALES: "the sales desk",
+    Role.WORKSHOP: "the workshop",
+    Role.SHIPPING: "shipping and billing",
+    Role.STORE: "the web store",
 }
-
-ROLE_WORDS = {
-    "sales": "the sales desk",
-    "workshop": "the workshop",
-    "shipping": "shipping and billing",
-    "store": "the web store",
-}
-
-
-def methods_of(role: str) -> list[str]:
-    return sorted(m for m, roles in PERMISSIONS.items() if role in roles)
 
 
 def authorize(role: str | None, method: str) -> None:

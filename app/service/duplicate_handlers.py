@@ -1,75 +1,37 @@
 """Handlers of the possible-duplicates queue and contacts.merge (app/store/duplicate_store.py does the work).
 
-As everywhere in the service, every parameter is checked before the store is touched."""
+Their parameters are decoded and checked against the declared models before a handler runs."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from app.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from app.domain.errors import InvalidError
-from app.domain.validation import (
-    CONTACT_FIELDS,
-    as_int,
-    as_text,
-    clean_contact_fields,
-    clean_page,
-    reject_unknown,
-    require_int,
-)
-from app.messaging.rpc_server import Call
-from app.store.duplicate_store import LIST_STATUSES, DuplicateStore
+from app.domain import params as p
+from app.service.serving import mutate, serves
 
 if TYPE_CHECKING:
+    from app.messaging.rpc_server import Call
     from app.service.handlers import ShopHandlers
 
-MAX_REASON = 200
+
+@serves("contacts.duplicates")
+async def contacts_duplicates(shop: ShopHandlers, call: Call, q: p.ContactsDuplicates) -> dict[str, Any]:
+    return await shop.duplicates.list_pairs(q.status, q.limit, q.position())
 
 
-class DuplicateHandlers:
-    def __init__(self, shop: ShopHandlers) -> None:
-        self.shop = shop
-        self.duplicates = DuplicateStore(shop.store)
-        self.routes: dict[str, Callable[[Call], Awaitable[Any]]] = {
-            "contacts.duplicates": self.contacts_duplicates,
-            "contacts.flag_duplicate": self.contacts_flag_duplicate,
-            "contacts.keep_apart": self.contacts_keep_apart,
-            "contacts.merge": self.contacts_merge,
-        }
+@serves("contacts.flag_duplicate")
+async def contacts_flag_duplicate(shop: ShopHandlers, call: Call, q: p.ContactsFlagDuplicate) -> dict[str, Any]:
+    return await mutate(shop, call, lambda tx: shop.duplicates.flag(tx, q.first_id, q.second_id, q.score,
+                                                                    q.reason or ""))
 
-    async def contacts_duplicates(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("status", "limit", "cursor"))
-        status = call.params.get("status", "open")
-        if not isinstance(status, str) or status not in LIST_STATUSES:
-            raise InvalidError(f"'status' must be one of {', '.join(LIST_STATUSES)} (got {status!r}).",
-                               field="status")
-        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        return await self.duplicates.list_pairs(status, limit, cursor)
 
-    async def contacts_flag_duplicate(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("first_id", "second_id", "score", "reason"))
-        first_id = require_int(call.params, "first_id", 1)
-        second_id = require_int(call.params, "second_id", 1)
-        score = as_int(call.params.get("score", 0), "score", 0, 100)
-        reason = as_text(call.params.get("reason"), "reason", max_len=MAX_REASON)
-        return await self.shop.mutate(
-            call, lambda tx: self.duplicates.flag(tx, first_id, second_id, score, reason)
-        )
+@serves("contacts.keep_apart")
+async def contacts_keep_apart(shop: ShopHandlers, call: Call, q: p.ContactsKeepApart) -> dict[str, Any]:
+    return await mutate(shop, call, lambda tx: shop.duplicates.keep_apart(tx, q.id, q.version))
 
-    async def contacts_keep_apart(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("id", "version"))
-        pair_id = require_int(call.params, "id", 1)
-        version = require_int(call.params, "version", 1)
-        return await self.shop.mutate(call, lambda tx: self.duplicates.keep_apart(tx, pair_id, version))
 
-    async def contacts_merge(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("keep_id", "keep_version", "merge_id", "merge_version", *CONTACT_FIELDS))
-        keep_id = require_int(call.params, "keep_id", 1)
-        keep_version = require_int(call.params, "keep_version", 1)
-        merge_id = require_int(call.params, "merge_id", 1)
-        merge_version = require_int(call.params, "merge_version", 1)
-        fields = clean_contact_fields(call.params, partial=True)
-        return await self.shop.mutate(
-            call, lambda tx: self.duplicates.merge(tx, keep_id, keep_version, merge_id, merge_version, fields)
-        )
+@serves("contacts.merge")
+async def contacts_merge(shop: ShopHandlers, call: Call, q: p.ContactsMerge) -> dict[str, Any]:
+    fields = q.contact_fields()
+    return await mutate(shop, call, lambda tx: shop.duplicates.merge(tx, q.keep_id, q.keep_version, q.merge_id,
+                                                                     q.merge_version, fields))

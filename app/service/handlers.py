@@ -1,43 +1,34 @@
-"""One handler per contract method: check the parameters, then ask the store.
+"""The service's calls: authorize, decode the parameters with the method's model, run its handler.
 
-The table at the bottom is the service's routing; tests/test_contract_docs.py holds it against
-app/contract.py and docs/."""
+Each method is declared once in app/contract/methods.py (its model, whether it changes something, who may call
+it); each handler says which method it serves with `@serves`. `ShopHandlers.routes` is derived from both, and
+tests/test_contract_docs.py holds it against the registry and docs/."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import DEFAULT_TIMEZONE, shop_zone
-from app.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from app.domain.billing import clean_day_range
+from app.contract.methods import REGISTRY
+from app.domain import params as p
 from app.domain.errors import ForbiddenError, InvalidError, ShopError, UnavailableError
-from app.domain.notices import clean_settings_get, clean_settings_set
-from app.domain.order_states import OrderStatus
 from app.domain.roles import SERVICE_ROLE, authorize, role_for_user
-from app.domain.validation import (
-    CONTACT_FIELDS,
-    as_int,
-    as_text,
-    clean_contact_fields,
-    clean_items,
-    clean_page,
-    clean_query,
-    reject_unknown,
-    require_int,
-)
 from app.messaging.rpc_server import Call
-from app.service.duplicate_handlers import DuplicateHandlers
+from app.service import duplicate_handlers
+from app.service.serving import HANDLERS, mutate, request_digest, serves
 from app.store.billing import billing_summary
+from app.store.duplicate_store import DuplicateStore
 from app.store.failures import is_transient
 from app.store.notice_store import NoticeStore
-from app.store.shop_store import ShopStore, Tx
+from app.store.shop_store import ShopStore
 
-PAGE_PARAMS = ("limit", "cursor")
+__all__ = ["STORE_UNAVAILABLE", "ShopHandlers", "request_digest"]
+
 STORE_UNAVAILABLE = ("The shop's records cannot be reached just now, so nothing was changed. "
                      "Please try again in a minute.")
+
+assert duplicate_handlers.__name__  # its handlers are bound by importing it
 
 
 class ShopHandlers:
@@ -49,25 +40,21 @@ class ShopHandlers:
         self.namespace = namespace
         self.dev_mode = dev_mode
         self.zone = shop_zone(timezone)
-        self.routes: dict[str, Callable[[Call], Awaitable[Any]]] = {
-            "contacts.list": self.contacts_list,
-            "contacts.get": self.contacts_get,
-            "contacts.create": self.contacts_create,
-            "contacts.update": self.contacts_update,
-            "orders.list": self.orders_list,
-            "orders.get": self.orders_get,
-            "orders.place": self.orders_place,
-            "orders.amend": self.orders_amend,
-            "orders.cancel": self._move("cancel"),
-            "orders.start": self._move("start"),
-            "orders.complete": self._move("complete"),
-            "orders.collect": self._move("collect"),
-            "pickups.list": self.pickups_list,
-            "pickups.billing": self.pickups_billing,
-            "notices.settings.get": self.notices_settings_get,
-            "notices.settings.set": self.notices_settings_set,
-        }
-        self.routes.update(DuplicateHandlers(self).routes)  # contacts.duplicates, ..., contacts.merge
+        self.duplicates = DuplicateStore(store)
+        self.notices = NoticeStore(store)
+        unserved = sorted(set(REGISTRY) - set(HANDLERS))
+        if unserved:  # a declared method without a handler is a fault of this build: refuse to start
+            raise RuntimeError(f"declared in app/contract/methods.py but without a handler: {', '.join(unserved)}")
+        # method -> a callable taking the Call: decodes its params with the declared model, then the handler
+        self.routes: dict[str, Callable[[Call], Awaitable[Any]]] = {name: self._route(name) for name in HANDLERS}
+
+    def _route(self, name: str) -> Callable[[Call], Awaitable[Any]]:
+        model, handler = REGISTRY[name].params, HANDLERS[name]
+
+        async def route(call: Call) -> Any:
+            return await handler(self, call, p.decode(model, call.params))
+
+        return route
 
     async def __call__(self, call: Call) -> Any:
         route = self.routes.get(call.method)
@@ -88,106 +75,7 @@ class ShopHandlers:
             # Nothing was changed and nothing is set aside: the caller may simply send it again.
             raise UnavailableError(STORE_UNAVAILABLE) from None
 
-    def mutate(self, call: Call, change: Callable[[Tx], dict[str, Any]]) -> Awaitable[dict[str, Any]]:
-        """Run a change once per (sender, message_id) through the store's requests ledger; every change handler,
-        here and in DuplicateHandlers, goes through this."""
-        assert call.message_id, "the RPC server refuses changes without a message_id"
-        # The caller's app_id (e.g. kiltshop-import/sales) is kept in the history as `via`, and who sent it back
-        # when an operator replayed it.
-        via = call.app_id if call.replayed_by is None else f"{call.app_id or 'a request'}, sent again by " \
-            f"{call.replayed_by}"
-        return self.store.mutate(call.message_id, call.method, call.actor, change, via=via,
-                                 digest=request_digest(call.method, call.params))
-
-    # -- contacts -------------------------------------------------------------------------------
-
-    async def contacts_list(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("q", "merged", *PAGE_PARAMS))
-        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        merged = call.params.get("merged", False)
-        if not isinstance(merged, bool):
-            raise InvalidError("'merged' must be true or false.", field="merged")
-        return await self.store.list_contacts(clean_query(call.params), limit, cursor, merged)
-
-    async def contacts_get(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("id",))
-        return await self.store.get_contact(require_int(call.params, "id", 1))
-
-    async def contacts_create(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, CONTACT_FIELDS)
-        fields = clean_contact_fields(call.params, partial=False)
-        return await self.mutate(call, lambda tx: self.store.create_contact(tx, fields))
-
-    async def contacts_update(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("id", "version", *CONTACT_FIELDS))
-        contact_id = require_int(call.params, "id", 1)
-        version = require_int(call.params, "version", 1)
-        fields = clean_contact_fields(call.params, partial=True)
-        return await self.mutate(call, lambda tx: self.store.update_contact(tx, contact_id, version, fields))
-
-    # -- orders ---------------------------------------------------------------------------------
-
-    async def orders_list(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("status", "q", "contact_id", *PAGE_PARAMS))
-        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        contact_id = call.params.get("contact_id")
-        return await self.store.list_orders(
-            _statuses(call.params.get("status")),
-            clean_query(call.params),
-            None if contact_id is None else as_int(contact_id, "contact_id", 1),
-            limit,
-            cursor,
-        )
-
-    async def orders_get(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("id",))
-        return await self.store.get_order(require_int(call.params, "id", 1))
-
-    async def orders_place(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("contact_id", "items", "notes"))
-        contact_id = require_int(call.params, "contact_id", 1)
-        if "items" not in call.params:
-            raise InvalidError("'items' is missing: an order needs at least one item.", field="items")
-        items = clean_items(call.params["items"])
-        notes = as_text(call.params.get("notes"), "notes", max_len=4000)
-        return await self.mutate(call, lambda tx: self.store.place_order(tx, contact_id, items, notes))
-
-    async def orders_amend(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("id", "version", "items", "notes"))
-        order_id = require_int(call.params, "id", 1)
-        version = require_int(call.params, "version", 1)
-        fields: dict[str, Any] = {}
-        if "items" in call.params:
-            fields["items"] = clean_items(call.params["items"])
-        if "notes" in call.params:
-            fields["notes"] = as_text(call.params["notes"], "notes", max_len=4000)
-        if not fields:
-            raise InvalidError("Nothing to change: give 'items', 'notes' or both.", field="items")
-        return await self.mutate(call, lambda tx: self.store.amend_order(tx, order_id, version, fields))
-
-    def _move(self, action: str) -> Callable[[Call], Awaitable[dict[str, Any]]]:
-        async def move(call: Call) -> dict[str, Any]:
-            reject_unknown(call.params, ("id", "version"))
-            order_id = require_int(call.params, "id", 1)
-            version = require_int(call.params, "version", 1)
-            return await self.mutate(call, lambda tx: self.store.move_order(tx, order_id, version, action))
-
-        return move
-
-    async def pickups_list(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, PAGE_PARAMS)
-        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        return await self.store.list_pickups(limit, cursor, self.zone)
-
-    async def pickups_billing(self, call: Call) -> dict[str, Any]:
-        reject_unknown(call.params, ("since", "until", *PAGE_PARAMS))
-        since, until = clean_day_range(call.params)
-        limit, cursor = clean_page(call.params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        return await billing_summary(self.store, since, until, limit, cursor, self.zone)
-
-    # -- notices: each caller's own settings, keyed by (user_id, role) ----------------------------------
-
-    def _own_role(self, call: Call, role: str) -> None:
+    def own_role(self, call: Call, role: str) -> None:
         """With logins per role, a person keeps the notice settings of their own role only."""
         if self.namespace is None:
             return
@@ -196,35 +84,91 @@ class ShopHandlers:
             raise ForbiddenError(f"Your login is for {caller}, so it keeps notice settings for {caller} only.",
                                  {"role": caller, "asked": role})
 
-    async def notices_settings_get(self, call: Call) -> dict[str, Any]:
-        role = clean_settings_get(call.params)
-        self._own_role(call, role)
-        return await NoticeStore(self.store).get_settings(call.actor, role)
 
-    async def notices_settings_set(self, call: Call) -> dict[str, Any]:
-        role, version, fields = clean_settings_set(call.params)
-        self._own_role(call, role)
-        notices = NoticeStore(self.store)
-        return await self.mutate(call, lambda tx: notices.set_settings(tx, call.actor, role, version, fields))
+# -- contacts -------------------------------------------------------------------------------------------
 
 
-def request_digest(method: str, params: dict[str, Any]) -> str:
-    """What a request asks for, as the ledger compares it: sha256 over the method and the parameters as canonical
-    JSON (sorted keys, compact, ASCII only, so a lone surrogate is escaped rather than failing to encode)."""
-    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(f"{method}\n{canonical}".encode("ascii")).hexdigest()
+@serves("contacts.list")
+async def contacts_list(shop: ShopHandlers, call: Call, q: p.ContactsList) -> dict[str, Any]:
+    return await shop.store.list_contacts(q.q, q.limit, q.position(), q.merged)
 
 
-def _statuses(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values:
-        raise InvalidError("'status' must be a status or a list of statuses.", field="status")
-    known = {s.value for s in OrderStatus}
-    for v in values:
-        if v not in known:
-            raise InvalidError(
-                f"'status' {v!r} is not an order status (one of: {', '.join(sorted(known))}).", field="status"
-            )
-    return list(values)
+@serves("contacts.get")
+async def contacts_get(shop: ShopHandlers, call: Call, q: p.ContactsGet) -> dict[str, Any]:
+    return await shop.store.get_contact(q.id)
+
+
+@serves("contacts.create")
+async def contacts_create(shop: ShopHandlers, call: Call, q: p.ContactsCreate) -> dict[str, Any]:
+    fields = q.contact_fields()
+    return await mutate(shop, call, lambda tx: shop.store.create_contact(tx, fields))
+
+
+@serves("contacts.update")
+async def contacts_update(shop: ShopHandlers, call: Call, q: p.ContactsUpdate) -> dict[str, Any]:
+    fields = q.contact_fields()
+    return await mutate(shop, call, lambda tx: shop.store.update_contact(tx, q.id, q.version, fields))
+
+
+# -- orders -----------------------------------------------------------------------------------------------
+
+
+@serves("orders.list")
+async def orders_list(shop: ShopHandlers, call: Call, q: p.OrdersList) -> dict[str, Any]:
+    return await shop.store.list_orders(q.statuses(), q.q, q.contact_id, q.limit, q.position())
+
+
+@serves("orders.get")
+async def orders_get(shop: ShopHandlers, call: Call, q: p.OrdersGet) -> dict[str, Any]:
+    return await shop.store.get_order(q.id)
+
+
+@serves("orders.place")
+async def orders_place(shop: ShopHandlers, call: Call, q: p.OrdersPlace) -> dict[str, Any]:
+    items = [item.plain() for item in q.items]
+    return await mutate(shop, call, lambda tx: shop.store.place_order(tx, q.contact_id, items, q.notes or ""))
+
+
+@serves("orders.amend")
+async def orders_amend(shop: ShopHandlers, call: Call, q: p.OrdersAmend) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if isinstance(q.items, list):
+        fields["items"] = [item.plain() for item in q.items]
+    if isinstance(q.notes, str):
+        fields["notes"] = q.notes
+    return await mutate(shop, call, lambda tx: shop.store.amend_order(tx, q.id, q.version, fields))
+
+
+@serves("orders.cancel", "orders.start", "orders.complete", "orders.collect")
+async def orders_move(shop: ShopHandlers, call: Call, q: p.OrderMove) -> dict[str, Any]:
+    action = call.method.split(".", 1)[1]
+    return await mutate(shop, call, lambda tx: shop.store.move_order(tx, q.id, q.version, action))
+
+
+# -- pickups ----------------------------------------------------------------------------------------------
+
+
+@serves("pickups.list")
+async def pickups_list(shop: ShopHandlers, call: Call, q: p.PickupsList) -> dict[str, Any]:
+    return await shop.store.list_pickups(q.limit, q.position(), shop.zone)
+
+
+@serves("pickups.billing")
+async def pickups_billing(shop: ShopHandlers, call: Call, q: p.PickupsBilling) -> dict[str, Any]:
+    return await billing_summary(shop.store, q.since, q.until, q.limit, q.position(), shop.zone)
+
+
+# -- notices: each caller's own settings, keyed by (user_id, role) ------------------------------------------
+
+
+@serves("notices.settings.get")
+async def notices_settings_get(shop: ShopHandlers, call: Call, q: p.NoticesSettingsGet) -> dict[str, Any]:
+    shop.own_role(call, q.role)
+    return await shop.notices.get_settings(call.actor, q.role)
+
+
+@serves("notices.settings.set")
+async def notices_settings_set(shop: ShopHandlers, call: Call, q: p.NoticesSettingsSet) -> dict[str, Any]:
+    shop.own_role(call, q.role)
+    fields = q.settings()
+    return await mutate(shop, call, lambda tx: shop.notices.set_settings(tx, call.actor, q.role, q.version, fields))

@@ -1,59 +1,31 @@
-"""The wire contract v1, as code: every broker name, method and event in one place.
+"""The wire contract v1: broker names, events, error codes and headers (the methods are in methods.py).
 
 docs/contract.md and docs/asyncapi.yaml describe the same things for other programs;
-tests/test_contract_docs.py fails when the two disagree. Change this file only on purpose.
+tests/test_contract_docs.py fails when they disagree. Change this file only on purpose.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+from app.domain.params import DEFAULT_PAGE_SIZE as _DEFAULT_PAGE_SIZE
+from app.domain.params import MAX_PAGE_SIZE as _MAX_PAGE_SIZE
 
 CONTRACT_VERSION = "1"
 DEFAULT_NAMESPACE = "kiltshop"
 CONTENT_TYPE = "application/json"
 
-# Each method's routing key is its name; the first part picks the service queue it lands in.
-METHODS: tuple[str, ...] = (
-    "contacts.list",
-    "contacts.get",
-    "contacts.create",
-    "contacts.update",
-    # the review queue of possible duplicates and merging (one word after the dot: the `contacts.*` binding)
-    "contacts.duplicates",
-    "contacts.flag_duplicate",
-    "contacts.keep_apart",
-    "contacts.merge",
-    "orders.list",
-    "orders.get",
-    "orders.place",
-    "orders.amend",
-    "orders.cancel",
-    "orders.start",
-    "orders.complete",
-    "orders.collect",
-    "pickups.list",
-    "pickups.billing",
-    "notices.settings.get",
-    "notices.settings.set",
-)
 
-# Calls that change something: they must carry a message_id (the idempotency key).
-MUTATING_METHODS: frozenset[str] = frozenset(
-    {
-        "contacts.create",
-        "contacts.update",
-        "contacts.flag_duplicate",
-        "contacts.keep_apart",
-        "contacts.merge",
-        "orders.place",
-        "orders.amend",
-        "orders.cancel",
-        "orders.start",
-        "orders.complete",
-        "orders.collect",
-        "notices.settings.set",
-    }
-)
+
+class Role(StrEnum):
+    """The people who use the shop: each login is `<namespace>.<role>` or `<namespace>.<role>.<person>`."""
+
+    SALES = "sales"
+    WORKSHOP = "workshop"
+    SHIPPING = "shipping"
+    STORE = "store"
+
 
 EVENTS: tuple[str, ...] = (
     "contact.created",
@@ -101,9 +73,9 @@ REPLAYED_BY = "x-kiltshop-replayed-by"
 # The last part of a reply or client queue name: one word, no dots (see Names.reply_queue).
 QUEUE_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
 
-# List calls never send more than this many items in one reply.
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 100
+# List calls never send more than MAX_PAGE_SIZE items in one reply (a rule of the parameters: app/domain/params.py).
+MAX_PAGE_SIZE = _MAX_PAGE_SIZE
+DEFAULT_PAGE_SIZE = _DEFAULT_PAGE_SIZE
 
 
 @dataclass(frozen=True)
