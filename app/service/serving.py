@@ -9,16 +9,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from app.contract.methods import REGISTRY
 
 if TYPE_CHECKING:
     from app.messaging.rpc_server import Call
-    from app.service.handlers import ShopHandlers
-    from app.store.shop_store import Tx
+    from app.store.duplicate_store import DuplicateStore
+    from app.store.shop_store import ShopStore, Tx
 
-Handler = Callable[["ShopHandlers", "Call", Any], Awaitable[Any]]
+
+class Shop(Protocol):
+    """What a handler is given to work with (app/service/handlers.py ShopHandlers); named here so that the
+    handler modules need not import each other."""
+
+    store: ShopStore
+    duplicates: DuplicateStore
+
+
+# async def h(shop, call, params): shop is the ShopHandlers (a Shop), params the method's decoded model
+Handler = Callable[..., Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
 
 HANDLERS: dict[str, Handler] = {}
@@ -39,7 +49,7 @@ def serves(*names: str) -> Callable[[H], H]:
     return bind
 
 
-def mutate(shop: ShopHandlers, call: Call, change: Callable[[Tx], dict[str, Any]]) -> Awaitable[dict[str, Any]]:
+def mutate(shop: Shop, call: Call, change: Callable[[Tx], dict[str, Any]]) -> Awaitable[dict[str, Any]]:
     """Run a change once per (sender, message_id) through the store's requests ledger; every change handler
     goes through this."""
     assert call.message_id, "the RPC server refuses changes without a message_id"
