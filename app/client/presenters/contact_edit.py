@@ -18,7 +18,8 @@ from app.domain.validation import CONTACT_TEXT_FIELDS, MEASUREMENT_FIELDS
 
 LABELS = {
     "name": "Name", "email": "E-mail", "phone": "Phone", "address": "Address", "notes": "Notes",
-    "measurements.waist_cm": "Waist", "measurements.hip_cm": "Hip", "measurements.length_cm": "Length",
+    "measurements": "Measurements", "measurements.waist_cm": "Waist", "measurements.hip_cm": "Hip",
+    "measurements.length_cm": "Length",
 }
 # A save that keeps losing races (someone saving every second) gives up after this many merges.
 MAX_MERGES = 3
@@ -146,7 +147,8 @@ class ContactEdit:
         theirs = self.changed_elsewhere
         if theirs is None:
             return ""
-        return f"{person_name(theirs.get('updated_by'))} changed this contact just now, while you were editing."
+        who = person_name(theirs.get("updated_by"))
+        return f"{who[0].upper()}{who[1:]} changed this contact just now, while you were editing."
 
     async def save(self, fields: dict[str, Any]) -> SaveOutcome:
         """Send the form; a lost race merges field by field and sends again unless both changed a field."""
