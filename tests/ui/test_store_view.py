@@ -75,6 +75,7 @@ def test_keyboard_only_order_placing(ui: UiLoop, qtbot: Any, login: Any, other: 
     assert view.order_rows()[0][2:] == ("Eight-yard kilt, 3 × Kilt hose", "Pending", "£546.00")
     assert "Order K-0001 is placed" in view.editor_message.text()
     assert view.unsaved_changes() is None
+    shoot(window, "store.png")
 
 
 def test_the_workshop_starting_the_order_keeps_the_typed_notes(
@@ -171,7 +172,6 @@ def test_sales_changing_notes_does_not_refuse_the_customers_phone(
     assert view.details.email.text() == "morag@glenorchy.scot"  # my other change is still in the form
     assert view.details.address.toPlainText() == "The Old Manse, Killin"  # and theirs came in
     assert window.size() == size
-    shoot(window, "store.png")
     shoot(dialog, "store-conflict.png")
     click(dialog.overwrite_button)
     ui.wait_until(lambda: view.details_message.text().startswith("Your details are saved."), what="saved again")

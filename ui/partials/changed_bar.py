@@ -26,7 +26,7 @@ class ChangedBar(QFrame):
         self.reload_button.setObjectName("reloadButton")
         self.reload_button.setToolTip("Drop your edits and show their saved version")
         self.reload_button.clicked.connect(self.reload)
-        self.keep_button = QPushButton("&Keep my changes")
+        self.keep_button = QPushButton("&Keep mine")
         self.keep_button.setObjectName("keepButton")
         self.keep_button.setToolTip("Save what you typed; fields only they changed keep their value")
         self.keep_button.clicked.connect(self.keep)
@@ -35,6 +35,9 @@ class ChangedBar(QFrame):
         row.addWidget(self.label, 1)
         row.addWidget(self.reload_button)
         row.addWidget(self.keep_button)
+        # Room for two lines of text, fixed: the form under it stays where it is whatever the sentence.
+        lines = self.label.fontMetrics().lineSpacing() * 2
+        self.setFixedHeight(max(lines, self.keep_button.sizeHint().height()) + 12)
         policy = self.sizePolicy()
         policy.setRetainSizeWhenHidden(True)
         policy.setVerticalPolicy(QSizePolicy.Policy.Fixed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QSizePolicy, QWidget
 
 from app.client.live_mirror import Entity
 from app.client.presenters.contact_edit import LABELS as FIELD_LABELS
@@ -60,6 +60,9 @@ class ContactForm(QWidget):
             widget.setObjectName(f"{key}Edit")
 
         self.error_labels: dict[str, QLabel] = {}
+        # As tall as its fields need, never more nor less: extra room in a pane goes below it, not between
+        # the rows, and a note appearing above it cannot squash it.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.layout_ = QFormLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)

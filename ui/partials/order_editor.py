@@ -117,8 +117,10 @@ class OrderEditor(QWidget):
         self.notes.textChanged.connect(self._changed)
 
         below = QHBoxLayout()
+        self.add_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         below.addWidget(self.add_button)
         below.addWidget(self.error_label, 1)
+        below.addStretch(0)
         below.addWidget(self.total_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -102,9 +103,12 @@ class SalesView(RoleView):
         self.form_title = QLabel()
         self.form_title.setObjectName("formTitle")
         self.form_title.setTextFormat(Qt.TextFormat.RichText)
+        self.form_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.form_subtitle = QLabel()
         self.form_subtitle.setObjectName("formSubtitle")
         self.form_subtitle.setStyleSheet(NOTE_STYLE)
+        # Two fixed lines (see SalesPresenter.subtitle) that never widen the pane nor change its height.
+        self.form_subtitle.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.changed_bar = ChangedBar()
         self.changed_bar.reload.connect(self.reload_from_elsewhere)
         self.changed_bar.keep.connect(lambda: self.save(force=True))
@@ -144,16 +148,18 @@ class SalesView(RoleView):
         right_layout.addWidget(QLabel("<b>Orders</b>"))
         right_layout.addWidget(self.no_orders)
         right_layout.addWidget(self.orders_table, 1)
+        right_layout.addStretch(1)
         scroll = QScrollArea()  # a long note or a bar never squashes the form nor grows the window
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(right)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([700, 480])
+        splitter.setSizes([520, 480])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -280,6 +286,7 @@ class SalesView(RoleView):
         self.form_message.setText(self.p.message())  # "Saved at 18:05." belongs to the contact it was about
         self.form_title.setText(f"<h3>{html_text(self.p.title())}</h3>")
         self.form_subtitle.setText(self.p.subtitle())
+        self.form_subtitle.setToolTip(self.p.subtitle())
         self.refresh_orders()
         self.update_enabled()
 
@@ -311,8 +318,8 @@ class SalesView(RoleView):
         """A newer version of the contact in the form: reload quietly, or say so if the form has edits."""
         reaction = self.p.edit.arrived(contact, self.form.is_dirty())
         if reaction == "keep":
-            self.changed_bar.say(f"<b>{html_text(self.p.edit.changed_sentence())}</b> "
-                                 f"({when(contact['updated_at'])})")
+            self.changed_bar.say(f"Changed meanwhile by <b>{html_text(self.p.edit.changed_by())}</b> "
+                                 f"({when(contact['updated_at'])}).")
         elif reaction == "reload":
             self.load_contact(contact)
         self.update_enabled()

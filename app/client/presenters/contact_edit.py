@@ -143,12 +143,12 @@ class ContactEdit:
             return "keep"
         return "reload"
 
-    def changed_sentence(self) -> str:
+    def changed_by(self) -> str:
+        """Who changed the contact while the form had edits, as a person ('Dougie (shipping)')."""
         theirs = self.changed_elsewhere
         if theirs is None:
             return ""
-        who = person_name(theirs.get("updated_by"))
-        return f"{who[0].upper()}{who[1:]} changed this contact just now, while you were editing."
+        return person_name(theirs.get("updated_by"))
 
     async def save(self, fields: dict[str, Any]) -> SaveOutcome:
         """Send the form; a lost race merges field by field and sends again unless both changed a field."""

@@ -39,8 +39,8 @@ class SalesPresenter:
     def subtitle(self) -> str:
         contact = self.edit.current()
         if contact is None:
-            return "Fill in at least a name, then Save (Ctrl+S)."
-        return (f"Customer since {contact['created_at'][:10]} · last changed by "
+            return "Fill in at least a name, then Save (Ctrl+S).\n"
+        return (f"Customer since {contact['created_at'][:10]}\nlast changed by "
                 f"{person_name(contact.get('updated_by'))} on {short_time(contact['updated_at'])}")
 
     # -- what would be lost -------------------------------------------------------------------------
