@@ -238,6 +238,9 @@ class SalesView(RoleView):
         # No selection (say, the search hid the row): keep the form as it is.
         if contact_id is None or contact_id == self.editing_id or self.discard_box is not None:
             return
+        if self.editing_id is not None and self.editing_id not in self.session.contacts.items \
+                and self.model.row_of(self.editing_id) is not None:
+            return  # its row is leaving (merged away): the table picked a neighbour, not the person
         self._leave_then(lambda: self.select_contact(contact_id))
 
     def _leave_then(self, then: Callable[[], Any]) -> None:
