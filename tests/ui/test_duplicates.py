@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.client.contact_import import plan_import, run_plan
-from app.client.shop_client import ShopClient
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QListWidget
 
+from app.client.contact_import import plan_import, run_plan
 from app.client.presenters.duplicates import BOTH, LEFT, RIGHT
+from app.client.shop_client import ShopClient
 from tests.test_import import read_all, write_lists
 from tests.ui.conftest import UiLoop
 from tests.ui.sales_fixtures import click, click_row_with, pick_customer, sales_view, store_view
