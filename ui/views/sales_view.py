@@ -30,20 +30,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.live_mirror import Entity, MirrorListener
-from app.client.presenters.contact_edit import flat
 from app.client.presenters.sales import SalesPresenter
 from app.client.presenters.words import short_time
 from app.client.role_session import RoleSession
 from ui.partials.changed_bar import ChangedBar
-from ui.partials.contact_form import NOTE_STYLE, ContactForm, plain_message
+from ui.partials.contact_form import NOTE_STYLE, ContactForm
 from ui.partials.contact_orders import ContactOrdersTable
+from ui.partials.contact_save import save_form
 from ui.partials.duplicates_button import DuplicatesButton
 from ui.partials.filter_proxy import SearchProxy
 from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
-from ui.partials.tasks import run_dialog
-from ui.views.conflict_dialog import OVERWRITE, USE_THEIRS, ConflictDialog, when
+from ui.partials.questions import drop_edits
+from ui.views.conflict_dialog import ConflictDialog, when
 from ui.views.role_view import RoleView
-from ui.views.text import ask_to_drop, html_text
+from ui.views.text import html_text
 
 
 def one_line(text: str | None) -> str:
@@ -251,14 +251,8 @@ class SalesView(RoleView):
 
     async def _ask_then(self, then: Callable[[], Any]) -> None:
         """The form has unsaved edits: ask before dropping them; "Keep editing" puts the selection back."""
-        self.discard_box = ask_to_drop(self, self.p.unsaved_changes(True) or "")
-        try:
-            await run_dialog(self.discard_box)
-            drop = self.discard_box.buttonRole(self.discard_box.clickedButton()) == \
-                QMessageBox.ButtonRole.DestructiveRole
-        finally:
-            self.discard_box.deleteLater()
-            self.discard_box = None
+        drop = await drop_edits(self, self.p.unsaved_changes(True) or "",
+                                lambda box: setattr(self, "discard_box", box))
         if drop:
             then()
         elif self.editing_id is not None:
@@ -340,50 +334,32 @@ class SalesView(RoleView):
             return
         self.run(self.save_contact())
 
-    async def save_contact(self, fields: dict[str, Any] | None = None) -> Entity | None:
+    async def save_contact(self) -> Entity | None:
         """Send the form; a lost race merges field by field, and only fields both changed open the dialog."""
-        fields = fields or self.form.clean()
         created = self.editing_id is None
         self.changed_bar.hide()
-        self.update_enabled()
         self.form_message.setText("Saving…")
+        self.update_enabled()
         try:
-            outcome = await self.p.edit.save(fields)
+            result = await save_form(self.form, self.p.edit, self, self._showing_conflict)
         finally:
             self.form_message.setText(self.p.message())
             self.update_enabled()
-        if outcome.kind == "invalid" and outcome.error is not None:
-            key = str(outcome.error.details.get("field", "")).split(".")[0]
-            self.form.show_error(key, plain_message(outcome.error))
+        if result.kind == "invalid":
             self.say("Not saved: please correct the field marked in red.")
-            return None
-        if outcome.kind == "conflict" and outcome.merge is not None:
-            merge = outcome.merge
-            self.form.load(merge.theirs)
-            self.form.fill(merge.fields)  # mine on top of theirs, until the person chooses
-            self.conflict_dialog = ConflictDialog(merge.theirs, merge.conflicts, outcome.took_theirs, self)
-            try:
-                choice = await run_dialog(self.conflict_dialog)
-            finally:
-                self.conflict_dialog.deleteLater()
-                self.conflict_dialog = None
-            if choice not in (USE_THEIRS, OVERWRITE):
-                self.say("Not saved. Save again to keep your changes over theirs.")
-                return None
-            chosen = merge.resolved(keep_mine=choice == OVERWRITE)
-            if all(flat(merge.theirs).get(k) == v for k, v in flat(chosen).items()):
-                self.load_contact(merge.theirs)
-                self.say("Loaded their version.")
-                return None
-            return await self.save_contact(chosen)
-        saved = outcome.contact
-        assert saved is not None
-        self.load_contact(saved)
-        if created:
-            self._select_row(saved["id"])
-        kept = f" Their change to {', '.join(outcome.took_theirs)} is kept." if outcome.took_theirs else ""
-        self.say(f"Saved at {time.strftime('%H:%M')}.{kept}")
-        return saved
+        elif result.kind == "kept":
+            self.say("Not saved. Save again to keep your changes over theirs.")
+        elif result.contact is not None:
+            self.load_contact(result.contact)
+            if created:
+                self._select_row(result.contact["id"])
+            kept = f" Their change to {', '.join(result.took_theirs)} is kept." if result.took_theirs else ""
+            self.say("Loaded their version." if result.kind == "theirs"
+                     else f"Saved at {time.strftime('%H:%M')}.{kept}")
+        return result.contact if result.kind == "saved" else None
+
+    def _showing_conflict(self, dialog: ConflictDialog | None) -> None:
+        self.conflict_dialog = dialog
 
     # -- the customer's orders ------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -24,33 +23,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.live_mirror import Entity, MirrorListener
-from app.client.presenters.contact_edit import flat
 from app.client.presenters.store import Reaction, StorePresenter, locked_sentence
-from app.client.presenters.words import local_date
 from app.client.role_session import RoleSession
 from app.client.shop_client import CallError
-from app.domain.order_states import OrderStatus
 from app.domain.validation import clean_items
-from ui.partials.contact_form import NOTE_STYLE, ContactForm, plain_message
+from ui.partials.contact_form import NOTE_STYLE, plain_message
+from ui.partials.contact_save import save_form
 from ui.partials.customer_orders import CustomerOrdersTable
 from ui.partials.customer_picker import CustomerPicker
-from ui.partials.order_editor import OrderEditor
-from ui.partials.tasks import run_dialog
-from ui.views.conflict_dialog import OVERWRITE, USE_THEIRS, ConflictDialog
+from ui.partials.details_box import DetailsBox
+from ui.partials.order_pane import OrderPane
+from ui.partials.questions import cancel_order, drop_edits
+from ui.views.conflict_dialog import ConflictDialog
 from ui.views.role_view import RoleView
-from ui.views.text import STATUS_WORDS, ask_to_drop, html_text, money
-
-LOCKED_STYLE = "background: #eef3fb; border: 1px solid #9fb7dd; border-radius: 4px; padding: 6px;"
-MESSAGE_STYLE = "background: #fff3b0; border: 1px solid #e0c050; border-radius: 4px; padding: 6px;"
-
-
-def note(name: str, style: str) -> QLabel:
-    label = QLabel()
-    label.setObjectName(name)
-    label.setWordWrap(True)
-    label.setStyleSheet(style)
-    label.hide()
-    return label
+from ui.views.text import html_text, money
 
 
 def scrolled(widget: QWidget) -> QScrollArea:
@@ -75,19 +61,12 @@ class StoreView(RoleView):
         self.greeting.setObjectName("greeting")
 
         # -- your details -------------------------------------------------------------------------
-        self.details = ContactForm(with_notes=False)
-        self.details.edited.connect(self._details_edited)
-        self.details_message = note("detailsMessage", MESSAGE_STYLE)
-        self.details_save = QPushButton("Save my details")
-        self.details_save.setObjectName("saveDetailsButton")
-        self.details_save.setToolTip("Save your details (Ctrl+Shift+S)")
+        details_box = DetailsBox()
+        self.details, self.details_message, self.details_save = (
+            details_box.form, details_box.message, details_box.save_button)
+        self.details.edited.connect(self.update_enabled)
         self.details_save.clicked.connect(self.save_details)
-        details_box = QGroupBox("Your details")
-        details_layout = QVBoxLayout(details_box)
-        details_layout.addWidget(self.details)
-        details_layout.addWidget(self.details_message)
-        details_layout.addWidget(self.details_save, 0, Qt.AlignmentFlag.AlignRight)
-        details_layout.addStretch(1)
+        self.show_details_message = details_box.say
 
         # -- your orders --------------------------------------------------------------------------
         self.orders_table = CustomerOrdersTable(session.orders)
@@ -102,32 +81,17 @@ class StoreView(RoleView):
         orders_layout.addWidget(self.orders_table, 1)
 
         # -- the order editor ---------------------------------------------------------------------
-        self.editor_title = QLabel()
-        self.editor_title.setObjectName("editorTitle")
-        self.locked_label = note("lockedLabel", LOCKED_STYLE)
-        self.editor = OrderEditor()
+        self.pane = OrderPane()
+        self.editor = self.pane.editor
         self.editor.changed.connect(self.update_enabled)
-        self.editor_message = note("editorMessage", MESSAGE_STYLE)
-        self.editor_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.new_order_button = self._button("New order", "newOrderButton", "Start a new order (Ctrl+N)",
-                                             lambda: self.new_order(focus=True))
-        self.place_button = self._button("Place order", "placeButton", "Place this order (Ctrl+Enter)", self.place)
-        self.save_order_button = self._button("Save changes", "saveOrderButton",
-                                              "Save the changes to this order (Ctrl+S)", self.save_order)
-        self.cancel_order_button = self._button("Cancel order", "cancelOrderButton", "Cancel this order",
-                                                self.cancel_order)
-        editor_box = QGroupBox("Order")
-        editor_layout = QVBoxLayout(editor_box)
-        editor_layout.addWidget(self.editor_title)
-        editor_layout.addWidget(self.locked_label)
-        editor_layout.addWidget(self.editor, 1)
-        editor_layout.addWidget(self.editor_message)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.new_order_button)
-        buttons.addStretch(1)
-        for button in (self.cancel_order_button, self.save_order_button, self.place_button):
-            buttons.addWidget(button)
-        editor_layout.addLayout(buttons)
+        self.editor_title, self.locked_label, self.editor_message = (
+            self.pane.heading, self.pane.locked_label, self.pane.message)
+        self.new_order_button, self.place_button = self.pane.new_button, self.pane.place_button
+        self.save_order_button, self.cancel_order_button = self.pane.save_button, self.pane.cancel_button
+        self.new_order_button.clicked.connect(lambda: self.new_order(focus=True))
+        self.place_button.clicked.connect(self.place)
+        self.save_order_button.clicked.connect(self.save_order)
+        self.cancel_order_button.clicked.connect(self.cancel_order)
 
         top = QHBoxLayout()
         customer_label = QLabel("&Customer:")
@@ -144,7 +108,7 @@ class StoreView(RoleView):
         left.setSizes([details_box.sizeHint().height() + 4, 200])
         body = QSplitter()
         body.addWidget(left)
-        body.addWidget(scrolled(editor_box))
+        body.addWidget(scrolled(self.pane))
         body.setSizes([460, 560])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -175,13 +139,6 @@ class StoreView(RoleView):
         self.orders_proxy.modelReset.connect(self._update_no_orders)
         self.picker.fill(None)
         self.set_customer(self.picker.chosen())
-
-    def _button(self, text: str, name: str, tip: str, slot: Any) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        button.clicked.connect(slot)
-        return button
 
     def _action(self, text: str, slot: Any, *keys: Any) -> QAction:
         action = QAction(text, self)
@@ -226,7 +183,7 @@ class StoreView(RoleView):
         return self.orders_table.rows()
 
     def locked_text(self) -> str:
-        return self.locked_label.text() if not self.locked_label.isHidden() else ""
+        return self.pane.locked_text()
 
     @contextmanager
     def _busy_while(self) -> Iterator[None]:
@@ -250,14 +207,7 @@ class StoreView(RoleView):
         self.run(self._switch_after_asking(contact_id))
 
     async def _switch_after_asking(self, contact_id: int | None) -> None:
-        self.confirm_box = ask_to_drop(self, self.unsaved_changes() or "")
-        try:
-            await run_dialog(self.confirm_box)
-            drop = self.confirm_box.buttonRole(self.confirm_box.clickedButton()) == \
-                QMessageBox.ButtonRole.DestructiveRole
-        finally:
-            self.confirm_box.deleteLater()
-            self.confirm_box = None
+        drop = await drop_edits(self, self.unsaved_changes() or "", lambda box: setattr(self, "confirm_box", box))
         self.picker.show_id(contact_id if drop else self.customer_id)
         if drop:
             self.set_customer(contact_id)
@@ -304,58 +254,28 @@ class StoreView(RoleView):
             self.details.load(contact)
             self.update_enabled()
 
-    def _details_edited(self) -> None:
-        self.details_message.hide()
-        self.details_message.clear()
-        self.update_enabled()
-
-    def show_details_message(self, text: str, ok: bool = False) -> None:
-        self.details_message.setText(text)
-        self.details_message.setStyleSheet("color: #1b5e20;" if ok else MESSAGE_STYLE)
-        self.details_message.show()
-
     def save_details(self) -> None:
         if not self.details.refresh_errors(force=True) and self.online and self.allowed(self.details_save):
             self.run(self.save_customer_details())
 
-    async def save_customer_details(self, fields: dict[str, Any] | None = None) -> Entity | None:
+    async def save_customer_details(self) -> Entity | None:
         """Send the details; a race lost to sales merges field by field, and only a field both changed asks."""
-        fields = fields or self.details.clean()
         with self._busy_while():
-            outcome = await self.p.details.save(fields)
-        if outcome.kind == "invalid" and outcome.error is not None:
-            self.details.show_error(str(outcome.error.details.get("field", "")).split(".")[0],
-                                    plain_message(outcome.error))
-            return None
-        if outcome.kind == "conflict" and outcome.merge is not None:
-            merge = outcome.merge
-            self.details.load(merge.theirs)
-            self.details.fill(merge.fields)  # mine on top of theirs: nothing typed disappears
-            self.conflict_dialog = ConflictDialog(merge.theirs, merge.conflicts, outcome.took_theirs, self,
-                                                  mine_word="Mine (what you typed)")
-            self.conflict_dialog.setWindowTitle("Your details were changed meanwhile")
-            try:
-                choice = await run_dialog(self.conflict_dialog)
-            finally:
-                self.conflict_dialog.deleteLater()
-                self.conflict_dialog = None
-            if choice not in (USE_THEIRS, OVERWRITE):
-                self.show_details_message("Not saved yet: what you typed is still here. Save again when ready.")
-                return None
-            chosen = merge.resolved(keep_mine=choice == OVERWRITE)
-            if all(flat(merge.theirs).get(k) == v for k, v in flat(chosen).items()):
-                self.details.load(merge.theirs)
-                self.show_details_message("Their version is kept; nothing else to save.", ok=True)
-                return merge.theirs
-            return await self.save_customer_details(chosen)
-        saved = outcome.contact
-        assert saved is not None
-        self.details.load(saved)
-        kept = f" {', '.join(outcome.took_theirs)} changed by the shop meanwhile is kept." if outcome.took_theirs \
-            and "Notes" not in outcome.took_theirs else ""
-        self.show_details_message("Your details are saved." + kept, ok=True)
+            result = await save_form(self.details, self.p.details, self, self._showing_conflict,
+                                     mine_word="Mine (what you typed)")
+        if result.kind == "kept":
+            self.show_details_message("Not saved yet: what you typed is still here. Save again when ready.")
+        elif result.kind == "theirs":
+            self.show_details_message("Their version is kept; nothing else to save.", ok=True)
+        elif result.kind == "saved":
+            self.show_details_message("Your details are saved.", ok=True)
         self.update_enabled()
-        return saved
+        return result.contact
+
+    def _showing_conflict(self, dialog: ConflictDialog | None) -> None:
+        self.conflict_dialog = dialog
+        if dialog is not None:
+            dialog.setWindowTitle("Your details were changed meanwhile")
 
     # -- the orders list ------------------------------------------------------------------------
 
@@ -402,52 +322,22 @@ class StoreView(RoleView):
         """A fresh order; asked for (Ctrl+N), its first item cell takes the focus so typing goes there."""
         self.orders_table.clearSelection()
         self.p.show_order(None)
-        contact = self.p.customer()
-        self.editor_title.setText(f"<h3>New order</h3>for {html_text(contact['name'])}" if contact
-                                  else "<h3>New order</h3>")
-        self.editor.fill([], "", editable=contact is not None)
-        self.editor.add_item()
-        self.editor.mark_loaded()
-        self.locked_label.hide()
-        self.editor_message.hide()
-        self.place_button.show()
-        self.save_order_button.hide()
-        self.cancel_order_button.hide()
-        self.new_order_button.hide()
+        self.pane.show_new(self.p.customer())
         self.update_enabled()
-        if focus and contact is not None:
+        if focus and self.p.customer() is not None:
             self.editor.focus_first_item()
 
     def show_order(self, order: Entity) -> None:
-        """Put an order in the editor: editable while pending, read-only with a true sentence after that."""
         self.p.show_order(order)
-        pending = order["status"] == OrderStatus.PENDING
-        status = STATUS_WORDS.get(order["status"], order["status"])
-        self.editor_title.setText(f"<h3>Order {html_text(order['number'])} · {status}</h3>"
-                                  f"placed {local_date(order['placed_at'])}")
-        self.editor.fill(order["items"], order.get("notes") or "", editable=pending)
-        self.editor_message.hide()
-        self.place_button.hide()
-        self.new_order_button.show()
-        if pending:
-            self.locked_label.hide()
-            self.save_order_button.show()
-            self.cancel_order_button.show()
-        else:
-            self.show_locked(locked_sentence(order))
+        self.pane.show_order(order, locked_sentence(order))
         self.update_enabled()
 
     def show_locked(self, sentence: str) -> None:
-        self.locked_label.setText(sentence)
-        self.locked_label.show()
-        self.editor.set_editable(False)
-        self.save_order_button.hide()
-        self.cancel_order_button.hide()
+        self.pane.show_locked(sentence)
         self.update_enabled()
 
     def show_editor_message(self, text: str) -> None:
-        self.editor_message.setText(text)
-        self.editor_message.show()
+        self.pane.say(text)
 
     # -- placing, changing, cancelling ----------------------------------------------------------
 
@@ -492,19 +382,8 @@ class StoreView(RoleView):
         order = self.p.order()
         if order is None:
             return None
-        box = QMessageBox(QMessageBox.Icon.Question, "Cancel order",
-                          f"Cancel order {order['number']} ({money(order['total_pence'])})?\n\n"
-                          "This cannot be undone.", parent=self)
-        box.setObjectName("confirmCancelBox")
-        yes = box.addButton("Cancel the order", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(box.addButton("Keep it", QMessageBox.ButtonRole.RejectRole))
-        self.confirm_box = box
-        try:
-            await run_dialog(box)
-            chosen = box.clickedButton() is yes
-        finally:
-            self.confirm_box = None
-            box.deleteLater()
+        chosen = await cancel_order(self, order["number"], money(order["total_pence"]),
+                                    lambda box: setattr(self, "confirm_box", box))
         if not chosen:
             return None
         with self._busy_while():
