@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QGroupBox, QHeaderView, QLabel, QTableView, QVBoxLayout
 
 from app.client.live_mirror import Entity, Mirror
 from app.client.presenters.words import local_date
@@ -96,3 +96,27 @@ class CustomerOrdersTable(QTableView):
         self.selectRow(index.row())
         self.scrollTo(index)
         return True
+
+
+class CustomerOrdersBox(QGroupBox):
+    """"Your orders": the table, or a sentence while there are none."""
+
+    def __init__(self, orders: Mirror, parent: Any = None) -> None:
+        super().__init__("Your orders", parent)
+        self.table = CustomerOrdersTable(orders)
+        self.empty = QLabel("No orders yet — place your first one on the right.")
+        self.empty.setStyleSheet("color: #555;")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.table, 1)
+        for signal in (self.table.proxy.rowsInserted, self.table.proxy.rowsRemoved, self.table.proxy.modelReset):
+            signal.connect(lambda *_: self.refresh())
+
+    def set_contact(self, contact_id: int | None) -> None:
+        self.table.proxy.set_contact(contact_id)
+        self.refresh()
+
+    def refresh(self) -> None:
+        has = self.table.proxy.rowCount() > 0
+        self.empty.setVisible(not has and self.table.proxy.contact_id is not None)
+        self.table.setVisible(has)

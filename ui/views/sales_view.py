@@ -13,10 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -24,30 +22,23 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.client.live_mirror import Entity, MirrorListener
 from app.client.presenters.sales import SalesPresenter
-from app.client.presenters.words import short_time
 from app.client.role_session import RoleSession
 from ui.partials.changed_bar import ChangedBar
 from ui.partials.contact_form import NOTE_STYLE, ContactForm
 from ui.partials.contact_orders import ContactOrdersTable
 from ui.partials.contact_save import save_form
+from ui.partials.contacts_table import ContactsTable
 from ui.partials.duplicates_button import DuplicatesButton
-from ui.partials.filter_proxy import SearchProxy
-from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
 from ui.partials.questions import drop_edits
 from ui.views.conflict_dialog import ConflictDialog, when
 from ui.views.role_view import RoleView
 from ui.views.text import html_text
-
-
-def one_line(text: str | None) -> str:
-    return ", ".join(part.strip() for part in (text or "").splitlines() if part.strip())
 
 
 class SalesView(RoleView):
@@ -58,15 +49,8 @@ class SalesView(RoleView):
         self.discard_box: QMessageBox | None = None  # "drop your unsaved changes?" while it is open
 
         # -- the list ---------------------------------------------------------------------------
-        self.model = MirrorTableModel(session.contacts, [
-            Column("Name", lambda c: c["name"], lambda c: c["name"].casefold()),
-            Column("E-mail", lambda c: c["email"], lambda c: (c["email"] or "").casefold()),
-            Column("Phone", lambda c: c["phone"]),
-            Column("Address", lambda c: one_line(c["address"]), lambda c: one_line(c["address"]).casefold()),
-            Column("Updated", lambda c: short_time(c["updated_at"]), lambda c: c["updated_at"]),
-        ], self)
-        self.proxy = SearchProxy(self)
-        self.proxy.setSourceModel(self.model)
+        self.table = ContactsTable(session.contacts)
+        self.model, self.proxy = self.table.source, self.table.proxy
         self.search = QLineEdit()
         self.search.setObjectName("contactSearch")
         self.search.setPlaceholderText("Search name, e-mail, phone, address…  (Ctrl+F)")
@@ -78,23 +62,6 @@ class SalesView(RoleView):
         self.new_button.clicked.connect(self.new_contact)
         self.duplicates_button = DuplicatesButton(session, self)  # "Possible duplicates (N)": review and merge
         self.duplicates_button.merged_away.connect(self._merged_away)
-        self.table = QTableView()
-        self.table.setObjectName("contactsTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((0, 145), (1, 195), (2, 105), (4, 118)):
-            self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.count_label = QLabel()
         self.count_label.setStyleSheet(NOTE_STYLE)
@@ -230,8 +197,7 @@ class SalesView(RoleView):
     # -- selection and loading ------------------------------------------------------------------
 
     def selected_id(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        return int(rows[0].data(ID_ROLE)) if rows else None
+        return self.table.selected_id()
 
     def _selection_changed(self) -> None:
         contact_id = self.selected_id()
@@ -261,12 +227,7 @@ class SalesView(RoleView):
             self.table.clearSelection()
 
     def _select_row(self, contact_id: int) -> None:
-        row = self.model.row_of(contact_id)
-        if row is not None:
-            index = self.proxy.mapFromSource(self.model.index(row, 0))
-            if index.isValid():
-                self.table.selectRow(index.row())
-                self.table.scrollTo(index)
+        self.table.select_id(contact_id)
 
     def select_contact(self, contact_id: int) -> bool:
         """Select a contact's row (when the search shows it) and load it into the form."""

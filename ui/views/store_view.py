@@ -11,15 +11,11 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFrame,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
-    QWidget,
 )
 
 from app.client.live_mirror import Entity, MirrorListener
@@ -27,25 +23,16 @@ from app.client.presenters.store import Reaction, StorePresenter, locked_sentenc
 from app.client.role_session import RoleSession
 from app.client.shop_client import CallError
 from app.domain.validation import clean_items
-from ui.partials.contact_form import NOTE_STYLE, plain_message
+from ui.partials.contact_form import plain_message
 from ui.partials.contact_save import save_form
-from ui.partials.customer_orders import CustomerOrdersTable
+from ui.partials.customer_orders import CustomerOrdersBox
 from ui.partials.customer_picker import CustomerPicker
 from ui.partials.details_box import DetailsBox
-from ui.partials.order_pane import OrderPane
+from ui.partials.order_pane import OrderPane, scrolled
 from ui.partials.questions import cancel_order, drop_edits
 from ui.views.conflict_dialog import ConflictDialog
 from ui.views.role_view import RoleView
 from ui.views.text import html_text, money
-
-
-def scrolled(widget: QWidget) -> QScrollArea:
-    """A pane whose content keeps its size when a note appears: it scrolls rather than squash or grow."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(widget)
-    return area
 
 
 class StoreView(RoleView):
@@ -69,16 +56,10 @@ class StoreView(RoleView):
         self.show_details_message = details_box.say
 
         # -- your orders --------------------------------------------------------------------------
-        self.orders_table = CustomerOrdersTable(session.orders)
-        self.orders_model = self.orders_table.source
-        self.orders_proxy = self.orders_table.proxy
+        self.orders_box = CustomerOrdersBox(session.orders)
+        self.orders_table, self.no_orders = self.orders_box.table, self.orders_box.empty
+        self.orders_model, self.orders_proxy = self.orders_table.source, self.orders_table.proxy
         self.orders_table.selectionModel().selectionChanged.connect(lambda *_: self._order_selected())
-        self.no_orders = QLabel("No orders yet — place your first one on the right.")
-        self.no_orders.setStyleSheet(NOTE_STYLE)
-        orders_box = QGroupBox("Your orders")
-        orders_layout = QVBoxLayout(orders_box)
-        orders_layout.addWidget(self.no_orders)
-        orders_layout.addWidget(self.orders_table, 1)
 
         # -- the order editor ---------------------------------------------------------------------
         self.pane = OrderPane()
@@ -102,7 +83,7 @@ class StoreView(RoleView):
         top.addWidget(self.greeting, 1)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(scrolled(details_box))
-        left.addWidget(orders_box)
+        left.addWidget(self.orders_box)
         left.setStretchFactor(0, 0)
         left.setStretchFactor(1, 1)
         left.setSizes([details_box.sizeHint().height() + 4, 200])
@@ -133,10 +114,7 @@ class StoreView(RoleView):
         session.contacts.listen(MirrorListener(reset=self._contacts_reset, upsert=self._contact_upserted,
                                                remove=self._contact_removed))
         session.orders.listen(MirrorListener(reset=self._orders_reset, upsert=self._order_upserted,
-                                             remove=lambda _id: self._update_no_orders()))
-        self.orders_proxy.rowsInserted.connect(lambda *_: self._update_no_orders())
-        self.orders_proxy.rowsRemoved.connect(lambda *_: self._update_no_orders())
-        self.orders_proxy.modelReset.connect(self._update_no_orders)
+                                             remove=lambda _id: self.orders_box.refresh()))
         self.picker.fill(None)
         self.set_customer(self.picker.chosen())
 
@@ -221,8 +199,7 @@ class StoreView(RoleView):
         self.details.setEnabled(contact is not None)
         self.greeting.setText(f"Signed in as <b>{html_text(contact['name'])}</b>" if contact
                               else "No customers yet: add one in the Contacts view.")
-        self.orders_table.proxy.set_contact(self.customer_id)
-        self._update_no_orders()
+        self.orders_box.set_contact(self.customer_id)
         self.new_order()
 
     def _contact_upserted(self, contact: Entity, _previous: Entity | None, _event: Any) -> None:
@@ -279,11 +256,6 @@ class StoreView(RoleView):
 
     # -- the orders list ------------------------------------------------------------------------
 
-    def _update_no_orders(self) -> None:
-        has = self.orders_proxy.rowCount() > 0
-        self.no_orders.setVisible(not has and self.customer_id is not None)
-        self.orders_table.setVisible(has)
-
     def selected_order_id(self) -> int | None:
         return self.orders_table.selected_id()
 
@@ -304,7 +276,7 @@ class StoreView(RoleView):
         if (order := self.p.order()) is not None:
             self.react(self.p.order_arrived(order, self.editor.is_dirty()), order)
             self.select_order(order["id"])
-        self._update_no_orders()
+        self.orders_box.refresh()
 
     def react(self, reaction: Reaction, order: Entity | None) -> None:
         """Show what a change made elsewhere (or a refusal) means for the order in the editor."""
