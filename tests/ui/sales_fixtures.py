@@ -5,6 +5,8 @@ so a test that presses Ctrl+N fails if the window would not react to Ctrl+N."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +120,11 @@ def pick_customer(view: StoreView, name: str) -> None:
 
 
 def shoot(widget: QWidget, name: str) -> Path:
-    """Save what the widget looks like (for docs/screenshots and for looking at it)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
+    """Save what the widget looks like: into docs/screenshots with KILTSHOP_SCREENSHOTS=1 (to refresh the
+    committed ones), else into a temporary folder, so that a test run leaves the work tree as it was."""
+    folder = SCREENSHOTS if os.environ.get("KILTSHOP_SCREENSHOTS") else Path(tempfile.gettempdir()) / "kiltshop-shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     assert widget.grab().save(str(path))
     return path
 

@@ -103,7 +103,7 @@ def test_only_a_field_both_changed_is_asked_about_and_the_layout_stays_put(
     assert "guest" not in view.changed_label.text() and "guest" not in view.form_subtitle.text()
     assert view.form.email.text() == "morag@glenorchy.scot"  # the edit is kept
     assert (window.size(), view.form.geometry().top(), view.form.address.height()) == (size, form_top, address)
-    shoot(window, "sales.png")
+    shoot(window, "sales-changed-bar.png")
 
     press("Ctrl+S")
     ui.wait_until(lambda: view.conflict_dialog is not None and view.conflict_dialog.isVisible(),

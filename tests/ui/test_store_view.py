@@ -75,7 +75,7 @@ def test_keyboard_only_order_placing(ui: UiLoop, qtbot: Any, login: Any, other: 
     assert view.order_rows()[0][2:] == ("Eight-yard kilt, 3 × Kilt hose", "Pending", "£546.00")
     assert "Order K-0001 is placed" in view.editor_message.text()
     assert view.unsaved_changes() is None
-    shoot(window, "store.png")
+    shoot(window, "store-placed.png")
 
 
 def test_the_workshop_starting_the_order_keeps_the_typed_notes(
@@ -85,7 +85,8 @@ def test_the_workshop_starting_the_order_keeps_the_typed_notes(
     order = ui.run(other.call("orders.place", {"contact_id": morag["id"], "items": [
         {"description": "Eight-yard casual kilt in MacLeod of Harris", "tartan": "MacLeod of Harris",
          "quantity": 1, "unit_price_pence": 48000}]}))
-    view = store_view(ui.open_window(qtbot, login, "store"))
+    window = ui.open_window(qtbot, login, "store")
+    view = store_view(window)
     ui.wait_until(lambda: len(view.order_rows()) == 1, what="the order listed")
     click_row(view.orders_table, 0)
     assert view.order_id == order["id"] and view.save_order_button.isVisible()
@@ -97,12 +98,14 @@ def test_the_workshop_starting_the_order_keeps_the_typed_notes(
     ui.run(other.call("orders.start", {"id": order["id"], "version": order["version"]}))
     ui.wait_until(lambda: view.order_rows()[0][3] == "In progress", what="the order shown as started")
     assert view.editor.notes.toPlainText() == typed  # still there, to read and copy
+    assert "Order K-0001 · In progress" in view.editor_title.text()
     assert view.editor_message.isVisible()
     assert view.editor_message.text().startswith(
         "The workshop started on order K-0001 while you were changing it, so your changes were not sent.")
     assert view.locked_text() == "Order K-0001 is being made, so it can no longer be changed."
     assert view.editor.notes.isReadOnly() and not view.save_order_button.isVisible()
     assert view.unsaved_changes() is None  # nothing more can be saved; the window may close
+    shoot(window, "store-locked-typing.png")
     assert ui.run(other.call("orders.get", {"id": order["id"]}))["notes"] == ""
     # A long item name reads from its start, not clipped at the left.
     assert view.editor.rows[0].description.cursorPosition() == 0

@@ -83,9 +83,7 @@ class OrderPane(QGroupBox):
     def show_order(self, order: Entity, locked: str) -> None:
         """An order as it is: editable while pending, read-only with the true sentence `locked` after that."""
         pending = order["status"] == OrderStatus.PENDING
-        status = STATUS_WORDS.get(order["status"], order["status"])
-        self.heading.setText(f"<h3>Order {html_text(order['number'])} · {status}</h3>"
-                           f"placed {local_date(order['placed_at'])}")
+        self.show_heading(order)
         self.editor.fill(order["items"], order.get("notes") or "", editable=pending)
         self.message.hide()
         self.place_button.hide()
@@ -96,6 +94,11 @@ class OrderPane(QGroupBox):
             self.cancel_button.show()
         else:
             self.show_locked(locked)
+
+    def show_heading(self, order: Entity) -> None:
+        status = STATUS_WORDS.get(order["status"], order["status"])
+        self.heading.setText(f"<h3>Order {html_text(order['number'])} · {status}</h3>"
+                             f"placed {local_date(order['placed_at'])}")
 
     def show_locked(self, sentence: str) -> None:
         """Read-only from now on; what is typed stays as it is."""

@@ -283,6 +283,7 @@ class StoreView(RoleView):
         if reaction.kind == "reload" and order is not None:
             self.show_order(order)
         elif reaction.kind == "keep-typed" and order is not None:
+            self.pane.show_heading(order)
             self.show_locked(locked_sentence(order))  # read-only, the typed text left as it is
         if reaction.sentence:
             self.show_editor_message(reaction.sentence)

@@ -33,7 +33,7 @@ def not_sent_sentence(order: Entity) -> str:
     else:
         what = f"Order {order['number']} {LOCKED_WORDS.get(OrderStatus(order['status']), 'is no longer pending')}"
     return (f"{what} while you were changing it, so your changes were not sent. What you typed is still "
-            "shown below; to ask for it anyway, place a new order or tell the shop.")
+            "shown here; to ask for it anyway, place a new order or tell the shop.")
 
 
 @dataclass(frozen=True)
