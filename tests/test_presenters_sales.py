@@ -3,7 +3,10 @@ save message that belongs to one contact, what leaving the form would lose."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +115,12 @@ async def test_words_for_people(sales: RoleSession, client: ShopClient, settings
     sales.contacts.apply({**sales.contacts.items[morag["id"]], "version": 9,
                           "updated_by": f"{settings.namespace}.store"})
     assert "last changed by the web store" in presenter.subtitle()
+
+
+def test_the_presenters_import_no_qt() -> None:
+    """The logic of the windows runs without a display: importing it loads no PySide6."""
+    code = ("import sys, app.client.presenters.sales, app.client.presenters.store, "
+            "app.client.presenters.duplicates; print(sorted(m for m in sys.modules if m.startswith('PySide6')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == "[]"
