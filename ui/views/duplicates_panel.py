@@ -9,7 +9,7 @@ the other one's orders move to it and it leaves every list (app/client/role_sess
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -31,38 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.live_mirror import Entity, MirrorListener
+from app.client.presenters.duplicates import BOTH, FIELDS, LEFT, RIGHT, both_notes, empty, same, shown, value_of
 from app.client.role_session import RoleSession
 from app.client.shop_client import CallError
 from app.domain.validation import MEASUREMENT_FIELDS
-from ui.partials.tasks import run_dialog, spawn
+from ui.partials.tasks import spawn
 
-if TYPE_CHECKING:
-    from ui.views.sales_view import SalesView
-
-LEFT, RIGHT, BOTH = 0, 1, 2
-FIELDS: tuple[tuple[str, str], ...] = (
-    ("name", "Name"), ("email", "E-mail"), ("phone", "Phone"), ("address", "Address"),
-    ("waist_cm", "Waist"), ("hip_cm", "Hip"), ("length_cm", "Length"), ("notes", "Notes"),
-)
 NOTE_STYLE = "color: #555;"
 ERROR_STYLE = "color: #b3261e;"
-
-
-def value_of(contact: Entity, field: str) -> Any:
-    if field in MEASUREMENT_FIELDS:
-        return (contact.get("measurements") or {}).get(field)
-    return contact.get(field) or ""
-
-
-def shown(field: str, value: Any) -> str:
-    if field in MEASUREMENT_FIELDS:
-        return "—" if value is None else f"{float(value):g} cm"
-    return str(value) if value else "—"
-
-
-def both_notes(left: str, right: str) -> str:
-    return "\n".join(part for part in (left.strip(), right.strip()) if part)
-
 
 class DuplicatesPanel(QWidget):
     """The list of open pairs, and the selected pair field by field with a choice per field."""
@@ -238,13 +214,13 @@ class DuplicatesPanel(QWidget):
                 button.setToolTip(text)
                 group.addButton(button, choice)
                 self.table.setCellWidget(row, 1 + choice, button)
-            default = BOTH if len(options) == 3 else (RIGHT if _empty(a) and not _empty(b) else LEFT)
+            default = BOTH if len(options) == 3 else (RIGHT if empty(a) and not empty(b) else LEFT)
             checked = group.button(default)
             if checked is not None:
                 checked.setChecked(True)
-            same = _same(field, a, b)
+            alike = same(field, a, b)
             for choice_button in group.buttons():
-                choice_button.setEnabled(not same)
+                choice_button.setEnabled(not alike)
             self.choices[field] = group
         self.table.resizeRowsToContents()
         self._show_orders()
@@ -354,16 +330,6 @@ class DuplicatesPanel(QWidget):
         return result
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == ""
-
-
-def _same(field: str, a: Any, b: Any) -> bool:
-    if field in MEASUREMENT_FIELDS:
-        return (None if a is None else float(a)) == (None if b is None else float(b))
-    return str(a).strip() == str(b).strip()
-
-
 class DuplicatesDialog(QDialog):
     def __init__(self, session: RoleSession, parent: Any = None) -> None:
         super().__init__(parent)
@@ -379,52 +345,3 @@ class DuplicatesDialog(QDialog):
         layout.addWidget(self.panel, 1)
         layout.addLayout(row)
         self.resize(980, 520)
-
-
-class DuplicatesButton(QPushButton):
-    """"Possible duplicates (N)" for the sales view: opens the dialog, and moves the form on from a contact
-    that was merged away (to the one it became part of)."""
-
-    def __init__(self, view: SalesView) -> None:
-        super().__init__(view)
-        self.setObjectName("duplicatesButton")
-        self.setToolTip("Pairs of contacts that may be one person: merge them or keep them apart")
-        self.view = view
-        self.session = view.session
-        self.dialog: DuplicatesDialog | None = None
-        assert self.session.duplicates is not None
-        self.session.duplicates.listen(MirrorListener(reset=self.refresh, upsert=lambda *_: self.refresh(),
-                                                      remove=lambda _id: self.refresh()))
-        self.session.contacts.listen(MirrorListener(reset=self.refresh, remove=self._contact_removed))
-        self.clicked.connect(lambda: view.run(self.open_dialog()))
-        self.refresh()
-
-    def count(self) -> int:
-        contacts = self.session.contacts.items
-        pairs = self.session.duplicates.items.values() if self.session.duplicates is not None else []
-        return sum(1 for p in pairs if p["first_id"] in contacts and p["second_id"] in contacts)
-
-    def refresh(self) -> None:
-        n = self.count()
-        self.setText(f"Possible duplicates ({n})")
-        self.setEnabled(n > 0 or self.dialog is not None)
-
-    def _contact_removed(self, contact_id: int) -> None:
-        self.refresh()
-        if contact_id == self.view.editing_id and not self.view.form.is_dirty():
-            survivor = self.session.survivor_of(contact_id)
-            if survivor in self.session.contacts.items:
-                self.view.select_contact(survivor)
-
-    async def open_dialog(self) -> None:
-        if self.dialog is not None:
-            self.dialog.raise_()
-            return
-        self.dialog = DuplicatesDialog(self.session, self.view)
-        try:
-            await run_dialog(self.dialog)
-        finally:
-            self.dialog.panel.detach()
-            self.dialog.deleteLater()
-            self.dialog = None
-            self.refresh()

@@ -44,3 +44,25 @@ def local_time(at: str | None) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone()
+
+
+# -- sales and store (ui-sales) ----------------------------------------------------------------------------
+
+KEEP_EDITING = "Keep editing"
+DROP_CHANGES = "Drop my changes"
+
+
+def html_text(text: str | None) -> str:
+    return html.escape(text or "")
+
+
+def ask_to_drop(parent: Any, sentence: str) -> Any:
+    """"You have not saved … Drop them?" with Drop / Keep editing (Keep is the default, for Enter).
+    Open it with `await run_dialog(box)`; the Drop button has the DestructiveRole."""
+    from PySide6.QtWidgets import QMessageBox  # here, so that text.py stays importable without Qt
+
+    box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes", f"{sentence} Drop them?", parent=parent)
+    box.setObjectName("discardBox")
+    box.addButton(DROP_CHANGES, QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(box.addButton(KEEP_EDITING, QMessageBox.ButtonRole.RejectRole))
+    return box
