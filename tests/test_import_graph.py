@@ -88,15 +88,9 @@ def test_the_walker_sees_arrows_and_circles() -> None:
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-# Circles being taken apart in other parts of issue 19 at the time this test was written (the handlers by the
-# method registry, the sales view by the UI work): delete each line when its circle is gone. No new one may join.
-KNOWN_ELSEWHERE = [
-    ["ui.views.duplicates_panel", "ui.views.sales_view"],
-]
-
 
 def test_no_module_circles() -> None:
-    found = [group for group in circles(graph()) if group not in KNOWN_ELSEWHERE]
+    found = circles(graph())
     assert not found, "modules that import each other (directly or round a circle): " + "; ".join(
         " <-> ".join(group) for group in found
     )
