@@ -63,26 +63,20 @@ async def service(shop: Shop, tmp_path: Path) -> AsyncIterator[ShopService]:
     svc = ShopService(settings)
     assert not svc.dev_mode
     await svc.start()
-    await purge_dead(shop)
+    await dead_count(shop, purge=True)
     yield svc
     await svc.stop()
 
 
-async def purge_dead(shop: Shop) -> None:
+async def dead_count(shop: Shop, purge: bool = False) -> int:
+    """How many dead letters wait in <ns>.dead (after emptying it, with purge)."""
     connection = await aio_pika.connect(shop.url(SERVICE))
     try:
         channel = await connection.channel()
         queue = await channel.declare_queue(NAMES.dead_queue, durable=True, passive=True)
-        await queue.purge()
-    finally:
-        await connection.close()
-
-
-async def dead_count(shop: Shop) -> int:
-    connection = await aio_pika.connect(shop.url(SERVICE))
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(NAMES.dead_queue, durable=True, passive=True)
+        if purge:
+            await queue.purge()
+            return 0
         return int(queue.declaration_result.message_count or 0)
     finally:
         await connection.close()
