@@ -36,10 +36,12 @@ async def order(client: ShopClient, contact: dict[str, Any], *actions: str, item
     return placed
 
 
-def open_board(ui: UiLoop, qtbot: Any, login: BrokerLogin) -> tuple[RoleWindow, WorkshopView]:
+def open_board(ui: UiLoop, qtbot: Any, login: BrokerLogin, hold_s: float = 0.3) -> tuple[RoleWindow, WorkshopView]:
+    """The board, with its Undo time cut short so a move is sent soon after the press."""
     window = ui.open_window(qtbot, login, "workshop")
     view = window.view
     assert isinstance(view, WorkshopView)
+    view.presenter.moves.hold_s = hold_s
     return window, view
 
 
@@ -119,7 +121,7 @@ def test_a_new_order_from_the_store_appears_marked_until_he_looks_at_it(
 
     new = ui.run(order(other, morag, items=[KILT, HOSE], notes="Wedding on the 14th, needed by the 10th."))
     ui.wait_until(lambda: new["number"] in numbers(view, "pending"), what="new order on the board")
-    assert numbers(view, "pending") == [older["number"], new["number"]]
+    assert numbers(view, "pending") == [new["number"], older["number"]]  # on top, not below fifteen others
     assert view.is_marked(new["id"])
     assert is_bold(view, new["id"])
     assert view.change_kind[new["id"]] == "new"
@@ -178,7 +180,7 @@ def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
     window, view = open_board(ui, qtbot, login)
-    moves = [view.start_action, view.complete_action]
+    moves = [view.start_action, view.complete_action, view.undo_bar.action, view.find_action]
     assert view.view_actions() == [*moves, view.notice_settings.action]  # and the e-mail notice settings
     assert set(window.actions_menu.actions()) == {*moves, view.notice_settings.action}
     assert view.start_action.shortcut().toString() == "Ctrl+T"
@@ -209,6 +211,7 @@ def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
 
     assert view.complete_button.isEnabled()
     assert not view.start_button.isEnabled()
+    ui.wait_until(lambda: view.complete_button.isEnabled(), what="complete enabled once the start is confirmed")
     qtbot.mouseClick(view.complete_button, Qt.MouseButton.LeftButton)
     ui.wait_until(lambda: column_of(view, placed["number"]) == "completed", what="card in Completed")
     assert numbers(view, "in_progress") == []
@@ -255,6 +258,7 @@ def test_buttons_follow_the_selection_and_the_connection(
     qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=5000)
     qtbot.keyClick(view.lists["pending"], Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     ui.wait_until(lambda: column_of(view, pending["number"]) == "in_progress", what="started with Ctrl+T")
+    ui.wait_until(lambda: view.complete_action.isEnabled(), what="Ctrl+D usable once the start is confirmed")
     qtbot.keyClick(view.lists["in_progress"], Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     ui.wait_until(lambda: column_of(view, pending["number"]) == "completed", what="completed with Ctrl+D")
     ui.run(window.shut())  # before pytest-qt deletes the window
@@ -266,16 +270,14 @@ def test_a_stale_start_is_refused_in_plain_words(
 ) -> None:
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
-    window, view = open_board(ui, qtbot, login)
+    window, view = open_board(ui, qtbot, login, hold_s=2.0)
     click_card(qtbot, view, placed["id"])
     assert view.start_button.isEnabled()
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)  # held for Undo: not sent yet
 
     ui.run(other.call("orders.start", {"id": placed["id"], "version": placed["version"]}))  # someone else was first
     ui.wait_until(lambda: column_of(view, placed["number"]) == "in_progress", what="started elsewhere")
     assert not view.start_button.isEnabled()
-    assert view.is_marked(placed["id"])  # changed elsewhere while he was looking
-
-    view.move_order(placed["id"], "start")  # what the button does, had he pressed it a moment earlier
     expected = f"Order {placed['number']} is already being made, so it cannot be started."
     ui.wait_until(lambda: view.last_error != "", what="refusal shown")
     assert view.last_error == expected
@@ -366,8 +368,6 @@ def fake_order(order_id: int, status: str, version: int = 1) -> dict[str, Any]:
 
 def test_ten_thousand_orders_move_row_by_row(qtbot: Any) -> None:
     """No broker needed: a board over 10,000 orders, fed events the way the live mirror feeds them."""
-    import time
-
     from app.client.role_session import RoleSession
 
     session = RoleSession(ShopClient("amqp://guest:guest@127.0.0.1:5672/", "nowhere"), "workshop")
@@ -393,12 +393,9 @@ def test_ten_thousand_orders_move_row_by_row(qtbot: Any) -> None:
     assert signals == ["pending -1", "in_progress +1"]
     assert view.is_marked(3) and view.change_kind[3] == "changed"
 
-    started = time.perf_counter()
-    moved = range(6, 3000, 3)
+    moved = range(6, 3000, 3)  # how long each takes is bench/board.py's business, not a test's
     for seq, order_id in enumerate(moved, start=2):
         session.orders.apply(fake_order(order_id, "in_progress", 2), {"seq": seq, "event": "order.started"})
-    per_event = (time.perf_counter() - started) / len(moved)
     assert [view.count(s) for s in statuses] == [3333 - 1 - len(moved), 3334 + 1 + len(moved), 3333]
     assert not any("reset" in s or "relayout" in s for s in signals)
-    assert per_event < 0.01, f"{per_event * 1000:.1f} ms per event"
     assert view.changed_count.text() == f"{1 + len(moved)} new or changed"
