@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+
 from app.client.shop_client import ShopClient
 from tests.support import TcpProxy
-from tests.ui.conftest import UiLoop
+from tests.ui.conftest import UiLoop, press, short_undo
 from ui.main_window import BrokerLogin
 from ui.views.shipping_view import ShippingView
 
@@ -97,3 +100,67 @@ def test_offline_banner_and_resync_after_the_connection_comes_back(
                   timeout=20, what="notice kept in the durable queue during the cut")
     ui.run(window.shut())
     ui.run(proxy.close())
+
+
+# -- the faults people met (issue 12) ---------------------------------------------------------------
+
+
+def click_row(qtbot: Any, view: ShippingView, row: int) -> None:
+    rect = view.table.visualRect(view.proxy.index(row, 1))
+    qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_the_pickup_list_follows_a_customers_new_phone_at_once(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    order = ui.run(completed_order(other))
+    ui.run(other.call("orders.complete", {"id": order["id"], "version": order["version"]}))
+    window = ui.open_window(qtbot, login, "shipping")
+    view = window.view
+    assert isinstance(view, ShippingView)
+    ui.wait_until(lambda: view.model.rowCount() == 1, what="pickup row")
+    click_row(qtbot, view, 0)
+    contact_id = order["contact_id"]
+    for phone in ("07700 900 001", "07700 900 002", "07700 900 003"):  # the customer changed it three times
+        current = ui.run(other.call("contacts.get", {"id": contact_id}))
+        ui.run(other.call("contacts.update", {"id": contact_id, "version": current["version"], "phone": phone}))
+    ui.wait_until(lambda: view.proxy.index(0, 3).data() == "07700 900 003", what="the newest phone in the list")
+    assert "07700 900 003" in view.details.toPlainText()  # and in the details of the selected pickup
+
+
+def test_mark_collected_twice_collects_one_order_and_can_be_undone(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    first = ui.run(completed_order(other, "Morag MacLeod"))
+    second = ui.run(completed_order(other, "Hamish Grant"))
+    for order in (first, second):
+        ui.run(other.call("orders.complete", {"id": order["id"], "version": order["version"]}))
+    window = ui.open_window(qtbot, login, "shipping")
+    view = window.view
+    assert isinstance(view, ShippingView)
+    short_undo(window, 1.5)
+    ui.wait_until(lambda: view.model.rowCount() == 2, what="two pickups")
+    assert "Select an order" in view.details.toPlainText()  # a hint, not an empty white box
+    click_row(qtbot, view, 0)
+    assert view.collect_button.isEnabled()
+
+    press(qtbot, window, view.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, window, view.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # pressed twice
+    undo_bar = window.findChild(QWidget, "undoBar")
+    assert undo_bar is not None and undo_bar.isVisible()
+    assert "Morag MacLeod" in window.findChild(QLabel, "undoText").text()
+    ui.wait_until(lambda: view.model.rowCount() == 1, what="the first order collected")
+    ui.pump(0.5)
+    remaining = ui.run(other.call("orders.get", {"id": second["id"]}))
+    assert (remaining.get("order") or remaining)["status"] == "completed"
+    assert view.proxy.index(0, 1).data() == "Hamish Grant"  # the other customer's kilt is still waiting
+    assert not view.collect_button.isEnabled()  # nothing armed moved under his finger
+
+    click_row(qtbot, view, 0)
+    qtbot.mouseClick(view.collect_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.findChild(QPushButton, "undoButton"), Qt.MouseButton.LeftButton)
+    ui.pump(2.0)  # past the Undo time: nothing was sent
+    assert view.model.rowCount() == 1
+    kept = ui.run(other.call("orders.get", {"id": second["id"]}))
+    assert (kept.get("order") or kept)["status"] == "completed"
+    assert undo_bar.isHidden()

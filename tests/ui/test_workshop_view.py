@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from app.client.shop_client import CallError, ShopClient
-from tests.ui.conftest import UiLoop
+from tests.ui.conftest import UiLoop, press
 from ui.main_window import BrokerLogin, RoleWindow
 from ui.views.workshop_view import COL_CUSTOMER, COL_LOCK, COL_NUMBER, COL_TOTAL, WorkshopView
 
@@ -399,3 +399,82 @@ def test_ten_thousand_orders_move_row_by_row(qtbot: Any) -> None:
     assert [view.count(s) for s in statuses] == [3333 - 1 - len(moved), 3334 + 1 + len(moved), 3333]
     assert not any("reset" in s or "relayout" in s for s in signals)
     assert view.changed_count.text() == f"{1 + len(moved)} new or changed"
+
+
+# -- the faults people met (issue 12) ---------------------------------------------------------------
+
+
+def test_pressing_start_work_twice_never_starts_another_customers_kilt(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    morag = ui.run(customer(other))
+    hamish = ui.run(customer(other, "Hamish Grant"))
+    first = ui.run(order(other, morag))
+    second = ui.run(order(other, hamish))
+    window, view = open_board(ui, qtbot, login)
+    click_card(qtbot, view, first["id"])
+    pending = view.lists["pending"]
+
+    press(qtbot, window, pending, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert window.findChild(QLabel, "undoText").text() == f"Work started on order {first['number']} for Morag MacLeod."
+    press(qtbot, window, pending, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # a second press, at once
+    ui.wait_until(lambda: column_of(view, first["number"]) == "in_progress", what="the first order started")
+    ui.wait_until(lambda: view.complete_action.isEnabled(), what="Mark completed armed for the same order")
+    press(qtbot, window, view.lists["in_progress"], Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # and again
+    ui.pump(0.6)
+    assert column_of(view, second["number"]) == "pending"  # Hamish's kilt is untouched
+    assert view.current_id == first["id"]  # the selection stayed on the order he acted on
+    assert view.lists["in_progress"].selectionModel().isSelected(view.proxy_index(first["id"]))
+    assert not pending.selectionModel().hasSelection()
+    assert not view.start_action.isEnabled()
+
+    # Ctrl+D twice: one completion, of the same order
+    press(qtbot, window, view.lists["in_progress"], Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, window, view.lists["in_progress"], Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    ui.wait_until(lambda: column_of(view, first["number"]) == "completed", what="the first order completed")
+    assert view.current_id == first["id"]
+    assert (ui.run(other.call("orders.get", {"id": second["id"]})))["status"] == "pending"
+
+
+def test_undo_takes_back_a_start_before_it_is_sent(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    morag = ui.run(customer(other))
+    placed = ui.run(order(other, morag))
+    window, view = open_board(ui, qtbot, login, hold_s=1.0)
+    click_card(qtbot, view, placed["id"])
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    undo_bar = window.findChild(QWidget, "undoBar")
+    assert undo_bar.isVisible()
+    assert column_of(view, placed["number"]) == "pending"  # held: nothing moved under his pointer
+    press(qtbot, window, view.lists["pending"], Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert undo_bar.isHidden()
+    ui.pump(1.5)  # past the Undo time
+    assert (ui.run(other.call("orders.get", {"id": placed["id"]})))["status"] == "pending"
+    assert view.current_id == placed["id"] and view.start_button.isEnabled()
+
+
+def test_the_board_has_ctrl_f_a_visible_focus_and_a_steady_toolbar(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    morag = ui.run(customer(other))
+    placed = ui.run(order(other, morag))
+    window, view = open_board(ui, qtbot, login)
+    assert "1 open order on the board." in view.details.toPlainText()
+    ui.run(order(other, morag))
+    ui.wait_until(lambda: "2 open orders on the board." in view.details.toPlainText(), what="the hint counts again")
+
+    press(qtbot, window, view.lists["pending"], Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert view.search.hasFocus()
+    qtbot.keyClicks(view.search, placed["number"])
+    ui.wait_until(lambda: numbers(view, "pending") == [placed["number"]], what="search by keyboard")
+
+    assert "QListView:focus" in view.lists["pending"].styleSheet()  # a column with focus shows it
+    width = view.changed_count.width()
+    x = view.start_button.x()
+    click_card(qtbot, view, placed["id"])
+    ui.run(other.call("orders.amend", {"id": placed["id"], "version": placed["version"], "notes": "x"}))
+    ui.pump(0.3)
+    assert view.changed_count.width() == width and view.start_button.x() == x  # nothing moved under the pointer
+    ui.wait_until(lambda: "placed the order" in view.details.toPlainText(), what="history")
+    assert "guest" not in view.details.toPlainText()  # people, not logins

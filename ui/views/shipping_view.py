@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.live_mirror import MirrorListener
 from app.client.notices import Notice, NoticeFeed
 from app.client.presenters.shipping import NO_SELECTION_HINT, ShippingPresenter
 from app.client.role_session import RoleSession
@@ -54,6 +55,10 @@ class ShippingView(RoleView):
         self.presenter.moves.failed = self.error
         self.presenter.moves.no_answer = self.no_answer
         contact = self.presenter.contact_of
+        # An order leaving the list makes Qt select its neighbour: not his choice, so it must not arm Mark
+        # collected. Told before the model (and after it, below), the view ignores what Qt does in between.
+        self._removing = False
+        session.orders.listen(MirrorListener(remove=lambda _id: setattr(self, "_removing", True)))
         self.model = MirrorTableModel(session.orders, [
             Column("Order", lambda o: o["number"], lambda o: o["id"]),
             Column("Customer", lambda o: session.contact_name(o["contact_id"])),
@@ -62,6 +67,7 @@ class ShippingView(RoleView):
             Column("To bill", lambda o: money(o["total_pence"]), lambda o: o["total_pence"]),
             Column("Ready since", ready_since, lambda o: o["updated_at"]),
         ], self)
+        session.orders.listen(MirrorListener(remove=lambda _id: self._rows_removed()))
         self.proxy = SearchProxy(self)
         self.proxy.setSourceModel(self.model)
         self.search = QLineEdit()
@@ -162,6 +168,10 @@ class ShippingView(RoleView):
         table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         return table
 
+    def _rows_removed(self) -> None:
+        self._removing = False
+        self._presenter_changed()
+
     async def start(self) -> None:
         await self.feed.start()
 
@@ -202,11 +212,14 @@ class ShippingView(RoleView):
         return self.presenter.can_collect()
 
     def _selection_changed(self) -> None:
-        self.presenter.select(self.selected_id())
+        if not self._removing:
+            self.presenter.select(self.selected_id())
 
     def _presenter_changed(self) -> None:
         order = self.presenter.current_order()
         if order is None:
+            if self.table.selectionModel().hasSelection() and not self._removing:
+                self.table.clearSelection()
             self.details.setHtml(f"<p style='color:#5f5f5f'>{NO_SELECTION_HINT}</p>")
         else:
             self.details.setHtml(pickup_html(order, self.presenter.contact_of(order)))

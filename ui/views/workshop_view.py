@@ -70,6 +70,10 @@ class WorkshopView(RoleView):
         self._history_request = 0
         self._start_seq = session.live.seq
 
+        # A card leaving a column makes Qt select its neighbour: not his choice. Told before the model moves
+        # the row (and after, in _order_upsert/_order_remove), the view ignores what Qt selects in between.
+        session.orders.listen(MirrorListener(upsert=lambda *_a: self._hold_selection(),
+                                             remove=lambda _id: self._hold_selection()))
         self.model = MirrorTableModel(session.orders, [
             Column("Order", lambda o: o["number"], lambda o: o["id"]),
             Column("Customer", lambda o: session.contact_name(o["contact_id"])),
@@ -181,9 +185,6 @@ class WorkshopView(RoleView):
         view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         view.selectionModel().selectionChanged.connect(lambda *_a, k=key: self._selection_changed(k))
         view.clicked.connect(self._clicked)
-        # A removed row makes Qt pick its neighbour: that is not his choice, so it must not select anything.
-        proxy.rowsAboutToBeRemoved.connect(lambda *_a: setattr(self, "_selecting", True))
-        proxy.rowsRemoved.connect(lambda *_a, k=key: self._rows_removed(k))
         header = QLabel()
         header.setObjectName(f"{key}Header")
         header.setStyleSheet("font-weight: bold; padding: 4px 2px;")
@@ -276,9 +277,8 @@ class WorkshopView(RoleView):
         if order is not None and self.home_of(order) in (key, None):  # he deselected it, or the search hid it
             self.presenter.select(None)
 
-    def _rows_removed(self, key: str) -> None:
-        self._selecting = False
-        self._follow_current()
+    def _hold_selection(self) -> None:
+        self._selecting = True
 
     def _clicked(self, index: QModelIndex) -> None:
         order_id = index.data(ID_ROLE)
@@ -352,7 +352,10 @@ class WorkshopView(RoleView):
         self._refresh_current()
 
     def _order_upsert(self, order: Entity, previous: Entity | None, event: dict[str, Any] | None) -> None:
+        self._selecting = False
         order_id = order["id"]
+        if self.current_id != order_id:
+            self._follow_current()  # undo whatever Qt selected when this card left its column
         if order_id in self.model.marked and event is not None:
             if event.get("event") == "order.placed" or previous is None:
                 self.change_kind[order_id] = "new"
@@ -366,12 +369,15 @@ class WorkshopView(RoleView):
             self._show_details()  # the "N open orders" hint counts again
 
     def _order_remove(self, order_id: int) -> None:
+        self._selecting = False
         self.change_kind.pop(order_id, None)
         self._update_count()
         if order_id == self.current_id:
             self.presenter.order_left(order_id)
-        elif self.current_id is None:
-            self._show_details()
+        else:
+            self._follow_current()  # undo whatever Qt selected in its place
+            if self.current_id is None:
+                self._show_details()
 
     def _contact_upsert(self, contact: Entity, _previous: Entity | None, _event: dict[str, Any] | None) -> None:
         order_ids = [o["id"] for o in self.session.orders.items.values() if o["contact_id"] == contact["id"]]
