@@ -164,3 +164,25 @@ def test_mark_collected_twice_collects_one_order_and_can_be_undone(
     kept = ui.run(other.call("orders.get", {"id": second["id"]}))
     assert (kept.get("order") or kept)["status"] == "completed"
     assert undo_bar.isHidden()
+
+
+def test_two_windows_of_one_person_each_show_every_notice_and_keep_them_on_reload(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    first = ui.open_window(qtbot, login, "shipping")
+    second = ui.open_window(qtbot, login, "shipping")  # the same login: one person, two windows
+    orders = [ui.run(completed_order(other, f"Customer {n}")) for n in range(4)]
+    for order in orders:
+        ui.run(other.call("orders.complete", {"id": order["id"], "version": order["version"]}))
+    views = [first.view, second.view]
+    assert all(isinstance(v, ShippingView) for v in views)
+    ui.wait_until(lambda: all(v.notices.count() == 4 for v in views), what="every notice in both windows")
+
+    press(qtbot, first, first.view.table, Qt.Key.Key_F5)  # Shop › Reload rebuilds the view
+    ui.wait_until(lambda: first.view is not views[0] and first.view is not None, what="rebuilt view")
+    rebuilt = first.view
+    assert isinstance(rebuilt, ShippingView)
+    ui.wait_until(lambda: rebuilt.notices.count() == 4, what="notices kept across the rebuild")
+    later = ui.run(completed_order(other, "Ailsa Ross"))
+    ui.run(other.call("orders.complete", {"id": later["id"], "version": later["version"]}))
+    ui.wait_until(lambda: rebuilt.notices.count() == 5 and views[1].notices.count() == 5, what="the next one, twice")
