@@ -120,11 +120,14 @@ def test_the_pickup_list_follows_a_customers_new_phone_at_once(
     assert isinstance(view, ShippingView)
     ui.wait_until(lambda: view.model.rowCount() == 1, what="pickup row")
     click_row(qtbot, view, 0)
+    repainted: list[int] = []  # the table redraws a row only when told it changed
+    view.proxy.dataChanged.connect(lambda top, _bottom, *_: repainted.append(top.row()))
     contact_id = order["contact_id"]
     for phone in ("07700 900 001", "07700 900 002", "07700 900 003"):  # the customer changed it three times
         current = ui.run(other.call("contacts.get", {"id": contact_id}))
         ui.run(other.call("contacts.update", {"id": contact_id, "version": current["version"], "phone": phone}))
     ui.wait_until(lambda: view.proxy.index(0, 3).data() == "07700 900 003", what="the newest phone in the list")
+    ui.wait_until(lambda: len(repainted) >= 3, what="the row redrawn for each change")
     assert "07700 900 003" in view.details.toPlainText()  # and in the details of the selected pickup
 
 
