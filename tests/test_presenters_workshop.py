@@ -38,7 +38,8 @@ async def test_a_move_is_held_once_sent_once_and_the_selection_stays(client: Sho
     presenter.select(first["id"])
     assert presenter.can("start") and not presenter.can("complete")
     move = presenter.act("start")
-    assert move is not None and presenter.undo_text == "Work started on order K-0001 for Morag MacLeod."
+    assert move is not None
+    assert presenter.undo_text == "Starting work on order K-0001 for Morag MacLeod in a few seconds."
     assert presenter.act("start") is None  # a second press while it is held does nothing
     assert not presenter.can("start")
     await wait_until(lambda: presenter.session.orders.items[first["id"]]["status"] == "in_progress")

@@ -83,14 +83,16 @@ def history_html(entries: list[dict[str, Any]]) -> str:
         detail = ""
         if action == "amended":
             detail = "<br>".join(html.escape(_change_text(f, c)) for f, c in changes.items())
+        # The date on a line of its own: beside it, a narrow pane would break the person's name mid-word.
         rows.append(
-            f"<tr><td valign='top' style='color:#5f5f5f'>{html.escape(when_text(entry.get('at')))}</td>"
-            f"<td valign='top'><b style='white-space:nowrap'>{html.escape(person_name(entry.get('actor')))}</b> "
+            f"<p style='margin-top:4px; margin-bottom:0'><span style='color:#5f5f5f'>"
+            f"{html.escape(when_text(entry.get('at')))}</span><br>"
+            f"<b>{html.escape(person_name(entry.get('actor')))}</b> "
             f"{html.escape(ACTION_WORDS.get(action, action))}"
             + (f"<br><span style='color:#5f5f5f'>{detail}</span>" if detail else "")
-            + "</td></tr>"
+            + "</p>"
         )
-    return "<table cellspacing='3'>" + "".join(rows) + "</table>" if rows else "<p>No history yet.</p>"
+    return "".join(rows) if rows else "<p>No history yet.</p>"
 
 
 def details_html(order: Entity, contact: dict[str, Any] | None, history: str) -> str:
@@ -125,21 +127,21 @@ def details_html(order: Entity, contact: dict[str, Any] | None, history: str) ->
 
 
 def items_html(order: dict[str, Any]) -> str:
-    """The items as a table whose amounts and names never wrap mid-word."""
+    """The items for a narrow pane: what to make (wrapping between words) and its amount (never wrapping)."""
     nowrap = "style='white-space:nowrap'"
-    rows = "".join(
-        f"<tr><td {nowrap}>{i['quantity']} ×</td><td>{html.escape(i['description'])}</td>"
-        f"<td {nowrap}>{html.escape(i.get('tartan') or '')}</td>"
-        f"<td align='right' {nowrap}>{money(i['unit_price_pence'])}</td>"
-        f"<td align='right' {nowrap}>{money(i['quantity'] * i['unit_price_pence'])}</td></tr>"
-        for i in order["items"]
-    )
+    rows = []
+    for i in order["items"]:
+        tartan = f" ({html.escape(i['tartan'])})" if i.get("tartan") else ""
+        each = (f"<br><span style='color:#5f5f5f'>{i['quantity']} at {money(i['unit_price_pence'])}</span>"
+                if i["quantity"] > 1 else "")
+        rows.append(f"<tr><td width='100%'>{i['quantity']} × {html.escape(i['description'])}{tartan}{each}</td>"
+                    f"<td align='right' valign='top' {nowrap}>"
+                    f"&nbsp;{money(i['quantity'] * i['unit_price_pence'])}</td></tr>")
     notes = f"<p><b>Notes:</b> {html.escape(order['notes'])}</p>" if order.get("notes") else ""
     return (
-        "<table cellspacing='4'><tr><th></th><th align='left'>Item</th><th align='left'>Tartan</th>"
-        "<th align='right'>Each</th><th align='right'>Amount</th></tr>"
-        f"{rows}<tr><td></td><td colspan='3'><b>Total</b></td><td align='right' {nowrap}><b>"
-        f"{money(order['total_pence'])}</b></td></tr></table>{notes}"
+        f"<table cellspacing='2' width='100%'>{''.join(rows)}"
+        f"<tr><td><b>Total</b></td><td align='right' {nowrap}><b>&nbsp;{money(order['total_pence'])}</b></td></tr>"
+        f"</table>{notes}"
     )
 
 

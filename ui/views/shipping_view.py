@@ -105,6 +105,8 @@ class ShippingView(RoleView):
         notices_layout.addWidget(QLabel("<b>Notices</b>"))
         notices_layout.addWidget(self.no_notices)
         notices_layout.addWidget(self.notices)
+        notices_layout.addStretch(1)
+        self.notices.hide()  # no empty white box: the words above say there is nothing yet
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -126,6 +128,7 @@ class ShippingView(RoleView):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([780, 420])  # the detail pane wide enough for an address and an amount per line
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -188,6 +191,7 @@ class ShippingView(RoleView):
         at = local_time(notice.at)
         self.notices.insertItem(0, f"{at:%H:%M}  {notice.text}" if at else notice.text)
         self.no_notices.hide()
+        self.notices.show()
         if self.tray is not None:
             self.tray.showMessage(notice.title, notice.text, QSystemTrayIcon.MessageIcon.Information, 10000)
 

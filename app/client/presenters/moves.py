@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 HOLD_S = 5.0
 
-DONE_WORDS = {"start": "Work started on", "complete": "Marked completed:", "collect": "Marked collected:"}
+DONE_WORDS = {"start": "Starting work on", "complete": "Marking as completed", "collect": "Marking as collected"}
 NEXT_WORDS = {"start": "started", "complete": "marked completed", "collect": "marked collected"}
 
 
@@ -39,7 +39,7 @@ class HeldMove:
         if self.unsent:
             return (f"Order {self.number} for {self.customer} will be {NEXT_WORDS[self.action]} when the shop "
                     "service answers again.")
-        return f"{DONE_WORDS[self.action]} order {self.number} for {self.customer}."
+        return f"{DONE_WORDS[self.action]} order {self.number} for {self.customer} in a few seconds."
 
 
 class MoveHolder:
