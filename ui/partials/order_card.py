@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.domain.order_states import OrderStatus
 from ui.partials.filter_proxy import SearchProxy
@@ -179,3 +188,30 @@ class OrderCardDelegate(QStyledItemDelegate):
         painter.setPen(colour)
         painter.drawText(QRect(x + 12, y, word_w + 2, line), Qt.AlignmentFlag.AlignVCenter, word)
         return x + 12 + word_w + 8
+
+
+def board_column(status: OrderStatus, board: WorkshopView, model: MirrorTableModel, delegate: OrderCardDelegate,
+                 style: str) -> tuple[QWidget, StatusProxy, QListView, QLabel]:
+    """One column of the board: its header over a list of cards, fed by a proxy of the orders in that status."""
+    key = status.value
+    proxy = StatusProxy(status, board)
+    proxy.setSourceModel(model)
+    view = QListView()
+    view.setObjectName(f"{key}List")
+    view.setStyleSheet(style)
+    view.setModel(proxy)
+    view.setItemDelegate(delegate)
+    view.setUniformItemSizes(True)  # one sizeHint for all: scrolling 10,000 cards stays smooth
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    header = QLabel()
+    header.setObjectName(f"{key}Header")
+    header.setStyleSheet("font-weight: bold; padding: 4px 2px;")
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    layout.addWidget(header)
+    layout.addWidget(view, 1)
+    return column, proxy, view, header

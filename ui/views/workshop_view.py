@@ -7,20 +7,17 @@ file is the widgets, their layout and their signals. Cards are painted by ui/par
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
     QPushButton,
     QSplitter,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +25,7 @@ from PySide6.QtWidgets import (
 from app.client.live_mirror import Entity, MirrorListener
 from app.client.notices import Notice, NoticeFeed
 from app.client.presenters.workshop import WorkshopPresenter
-from app.client.role_session import RoleSession, friendly_error
+from app.client.role_session import RoleSession
 from app.domain.order_states import OrderStatus
 from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
 from ui.partials.order_card import (  # noqa: F401  (the column numbers are the board's public names)
@@ -40,16 +37,16 @@ from ui.partials.order_card import (  # noqa: F401  (the column numbers are the 
     COL_TOTAL,
     OrderCardDelegate,
     StatusProxy,
+    board_column,
 )
-from ui.partials.order_html import LOCKED_STATUSES, day_text, details_html, history_html, items_summary
-from ui.partials.tasks import spawn
+from ui.partials.order_details_pane import OrderDetailsPane
+from ui.partials.order_html import LOCKED_STATUSES, day_text, items_summary
 from ui.partials.undo_bar import UndoBar
 from ui.views.notice_settings_dialog import NoticeSettingsOpener
 from ui.views.role_view import RoleView
 from ui.views.text import STATUS_WORDS, money
 
 BOARD_STATUSES = (OrderStatus.PENDING, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED)
-HISTORY_DELAY_MS = 120  # arrowing through cards fetches only the history of the one he stops on
 SEARCH_DELAY_MS = 150  # typing filters 10,000 orders once, not once per key
 # A column with keyboard focus shows it, before any card is current.
 COLUMN_STYLE = "QListView { border: 1px solid #c8c8c8; } QListView:focus { border: 2px solid #2f6f9f; }"
@@ -64,10 +61,7 @@ class WorkshopView(RoleView):
         self.presenter.moves.no_answer = self.no_answer
         self.change_kind: dict[int, str] = {}  # marked order -> "new" or "changed"
         self.last_error = ""
-        self._needles: list[str] = []
         self._selecting = False
-        self._history: tuple[int, str] | None = None  # (order id, its history as HTML)
-        self._history_request = 0
         self._start_seq = session.live.seq
 
         # A card leaving a column makes Qt select its neighbour: not his choice. Told before the model moves
@@ -123,10 +117,7 @@ class WorkshopView(RoleView):
         for status in BOARD_STATUSES:
             board_layout.addWidget(self._build_column(status), 1)
 
-        self.details = QTextBrowser()
-        self.details.setObjectName("orderDetails")
-        self.details.setOpenExternalLinks(True)
-        self.details.setMinimumWidth(300)
+        self.details = OrderDetailsPane(self.presenter)
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
@@ -148,10 +139,9 @@ class WorkshopView(RoleView):
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.undo_bar)  # below the board: showing it moves no card
 
-        self._history_timer = self._timer(HISTORY_DELAY_MS, self._fetch_history)
         self.feed = NoticeFeed(session.client, "workshop", session.contact_name, self._notice, replay=True)
         self._update_count()
-        self._show_details()
+        self.details.show_current()
         self.update_enabled()
 
     def _timer(self, ms: int, slot: Any) -> QTimer:
@@ -172,34 +162,13 @@ class WorkshopView(RoleView):
 
     def _build_column(self, status: OrderStatus) -> QWidget:
         key = status.value
-        proxy = StatusProxy(status, self)
-        proxy.setSourceModel(self.model)
-        view = QListView()
-        view.setObjectName(f"{key}List")
-        view.setStyleSheet(COLUMN_STYLE)
-        view.setModel(proxy)
-        view.setItemDelegate(self.delegate)
-        view.setUniformItemSizes(True)  # one sizeHint for all: scrolling 10,000 cards stays smooth
-        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        column, proxy, view, header = board_column(status, self, self.model, self.delegate, COLUMN_STYLE)
         view.selectionModel().selectionChanged.connect(lambda *_a, k=key: self._selection_changed(k))
         view.clicked.connect(self._clicked)
-        header = QLabel()
-        header.setObjectName(f"{key}Header")
-        header.setStyleSheet("font-weight: bold; padding: 4px 2px;")
         for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
             signal.connect(lambda *_a, k=key: self._update_header(k))
-        self.proxies[key] = proxy
-        self.lists[key] = view
-        self.headers[key] = header
+        self.proxies[key], self.lists[key], self.headers[key] = proxy, view, header
         self._update_header(key)
-        column = QWidget()
-        column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 0)
-        column_layout.setSpacing(2)
-        column_layout.addWidget(header)
-        column_layout.addWidget(view, 1)
         return column
 
     async def start(self) -> None:
@@ -220,13 +189,7 @@ class WorkshopView(RoleView):
         return self.presenter.current_id
 
     def matches(self, order: Entity) -> bool:
-        if not self._needles:
-            return True
-        hay = " ".join([
-            order["number"], self.session.contact_name(order["contact_id"]), order.get("notes") or "",
-            *((i.get("tartan") or "") + " " + i.get("description", "") for i in order.get("items") or []),
-        ]).lower()
-        return all(needle in hay for needle in self._needles)
+        return self.presenter.matches(order)
 
     def home_of(self, order: Entity | None) -> str | None:
         """The column an order shows in now, or None when it is not on the board or the search hides it."""
@@ -297,14 +260,11 @@ class WorkshopView(RoleView):
 
     def _presenter_changed(self) -> None:
         order_id = self.current_id
-        if self._history is None or self._history[0] != order_id:
-            self._history = None
-            if order_id is not None:
-                self._history_timer.start()
+        self.details.selection_changed()
         if order_id is not None:
             self._mark_seen(order_id)
         self._follow_current()
-        self._show_details()
+        self.details.show_current()
         self.undo_bar.show_move(self.presenter.undo_text, self.presenter.can_undo)
         self.update_enabled()
 
@@ -366,7 +326,7 @@ class WorkshopView(RoleView):
             self._follow_current()
             self._refresh_current()
         elif self.current_id is None:
-            self._show_details()  # the "N open orders" hint counts again
+            self.details.show_current()  # the "N open orders" hint counts again
 
     def _order_remove(self, order_id: int) -> None:
         self._selecting = False
@@ -377,7 +337,7 @@ class WorkshopView(RoleView):
         else:
             self._follow_current()  # undo whatever Qt selected in its place
             if self.current_id is None:
-                self._show_details()
+                self.details.show_current()
 
     def _contact_upsert(self, contact: Entity, _previous: Entity | None, _event: dict[str, Any] | None) -> None:
         order_ids = [o["id"] for o in self.session.orders.items.values() if o["contact_id"] == contact["id"]]
@@ -385,7 +345,7 @@ class WorkshopView(RoleView):
             self.model.refresh_row(order_id)  # new name on the card; the search may now match or not
         if self.current_id in order_ids:
             self._follow_current()
-            self._show_details()
+            self.details.show_current()
 
     def _notice(self, notice: Notice) -> None:
         """A new order that came while the app was closed: mark it, as if it had arrived live."""
@@ -398,8 +358,8 @@ class WorkshopView(RoleView):
             self._update_count()
 
     def _refresh_current(self) -> None:
-        self._show_details()
-        self._history_timer.start()
+        self.details.show_current()
+        self.details.reload_history()
         self.update_enabled()
 
     def _update_count(self) -> None:
@@ -415,7 +375,7 @@ class WorkshopView(RoleView):
         self.search.selectAll()
 
     def _apply_search(self) -> None:
-        self._needles = self.search.text().lower().split()
+        self.presenter.search(self.search.text())
         for proxy in self.proxies.values():
             proxy.refilter()
         self._follow_current()
@@ -426,48 +386,6 @@ class WorkshopView(RoleView):
         self._search_timer.stop()
         self._apply_search()
 
-    # -- details --------------------------------------------------------------------------------
-
-    def _show_details(self) -> None:
-        order = self.current_order()
-        if order is None:
-            gone = self.presenter.gone_number
-            if gone:
-                text = (f"<p>Order <b>{html.escape(gone)}</b> was collected or cancelled, so it has left the "
-                        "board.</p>")
-            else:
-                text = ("<h3>No order selected</h3><p>Select an order on the board to see the customer's "
-                        "address and measurements, what to make, and everything that has happened to it.</p>"
-                        f"<p style='color:#5f5f5f'>{self.presenter.open_count_text()}</p>")
-            self.details.setHtml(text)
-            return
-        if self._history is not None and self._history[0] == order["id"]:
-            history = self._history[1]
-        else:
-            history = "<p style='color:#5f5f5f'>Loading history…</p>"
-        contact = self.session.contacts.items.get(order["contact_id"])
-        scroll = self.details.verticalScrollBar().value()
-        self.details.setHtml(details_html(order, contact, history))
-        self.details.verticalScrollBar().setValue(scroll)
-
-    def _fetch_history(self) -> None:
-        if self.current_id is None:
-            return
-        self._history_request += 1
-        spawn(self._load_history(self.current_id, self._history_request))
-
-    async def _load_history(self, order_id: int, request: int) -> None:
-        try:
-            reply = await self.session.order_details(order_id)
-            history = history_html(reply.get("history") or [])
-        except Exception as exc:
-            reason = html.escape(friendly_error(exc))
-            history = f"<p style='color:#b3261e'>The history could not be loaded: {reason}</p>"
-        if request != self._history_request or order_id != self.current_id:
-            return  # he has moved on, or a newer fetch is on its way
-        self._history = (order_id, history)
-        self._show_details()
-
     def service_answering(self) -> None:
         self.presenter.moves.resend_unsent()
 
@@ -476,11 +394,11 @@ class WorkshopView(RoleView):
         self.presenter.set_online(online)
         super().set_online(online)
         if online and not was_online and self.current_id is not None:
-            self._history_timer.start()
+            self.details.reload_history()
 
     def synced(self) -> None:
         if self.current_id is not None:
-            self._history_timer.start()
+            self.details.reload_history()
 
     # -- actions --------------------------------------------------------------------------------
 

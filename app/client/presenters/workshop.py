@@ -28,6 +28,7 @@ class WorkshopPresenter:
         self.gone_number = ""  # the selected order left the board (collected or cancelled elsewhere)
         self.online = True
         self._number = ""  # the selected order's number, for when it has left the mirror
+        self.needles: list[str] = []  # the board's search, word by word
         self.changed: Callable[[], None] = lambda: None
         self.moves.changed = lambda: self.changed()
 
@@ -41,6 +42,19 @@ class WorkshopPresenter:
         order = self.current_order()
         return (self.online and order is not None and order["status"] == MOVE_FROM[action]
                 and not self.moves.is_held(order["id"]))
+
+    def search(self, text: str) -> None:
+        self.needles = text.lower().split()
+
+    def matches(self, order: Entity) -> bool:
+        """Whether an order shows under the search: every word somewhere in its number, customer, notes, items."""
+        if not self.needles:
+            return True
+        hay = " ".join([
+            order["number"], self.session.contact_name(order["contact_id"]), order.get("notes") or "",
+            *((i.get("tartan") or "") + " " + i.get("description", "") for i in order.get("items") or []),
+        ]).lower()
+        return all(needle in hay for needle in self.needles)
 
     def open_count_text(self) -> str:
         total = len(self.session.orders.items)
