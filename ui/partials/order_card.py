@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
@@ -17,9 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.role_session import RoleSession
+from app.domain.money import money
 from app.domain.order_states import OrderStatus
 from ui.partials.filter_proxy import SearchProxy
-from ui.partials.mirror_table_model import ENTITY_ROLE, SORT_ROLE, MirrorTableModel
+from ui.partials.mirror_table_model import ENTITY_ROLE, SORT_ROLE, Column, MirrorTableModel
+from ui.partials.order_html import LOCKED_STATUSES, day_text, items_summary
 
 if TYPE_CHECKING:
     from ui.views.workshop_view import WorkshopView
@@ -215,3 +218,15 @@ def board_column(status: OrderStatus, board: WorkshopView, model: MirrorTableMod
     layout.addWidget(header)
     layout.addWidget(view, 1)
     return column, proxy, view, header
+
+
+def board_model(session: RoleSession, parent: Any) -> MirrorTableModel:
+    """The board's one model over the session's orders: the columns a card shows (COL_* above)."""
+    return MirrorTableModel(session.orders, [
+        Column("Order", lambda o: o["number"], lambda o: o["id"]),
+        Column("Customer", lambda o: session.contact_name(o["contact_id"])),
+        Column("Items", items_summary),
+        Column("Total", lambda o: money(o["total_pence"]), lambda o: o["total_pence"]),
+        Column("Placed", lambda o: day_text(o.get("placed_at")), lambda o: o.get("placed_at") or ""),
+        Column("Lock", lambda o: "locked" if o["status"] in LOCKED_STATUSES else ""),
+    ], parent)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
+from PySide6.QtCore import QModelIndex
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListView,
     QPushButton,
     QSplitter,
@@ -27,7 +26,7 @@ from app.client.notices import Notice, NoticeFeed
 from app.client.presenters.workshop import WorkshopPresenter
 from app.client.role_session import RoleSession
 from app.domain.order_states import OrderStatus
-from ui.partials.mirror_table_model import ID_ROLE, Column, MirrorTableModel
+from ui.partials.mirror_table_model import ID_ROLE
 from ui.partials.order_card import (  # noqa: F401  (the column numbers are the board's public names)
     COL_CUSTOMER,
     COL_ITEMS,
@@ -38,16 +37,16 @@ from ui.partials.order_card import (  # noqa: F401  (the column numbers are the 
     OrderCardDelegate,
     StatusProxy,
     board_column,
+    board_model,
 )
 from ui.partials.order_details_pane import OrderDetailsPane
-from ui.partials.order_html import LOCKED_STATUSES, day_text, items_summary
+from ui.partials.search_box import SearchBox, steady_label
 from ui.partials.undo_bar import UndoBar
 from ui.views.notice_settings_dialog import NoticeSettingsOpener
 from ui.views.role_view import RoleView
-from ui.views.text import STATUS_WORDS, money
+from ui.views.text import STATUS_WORDS
 
 BOARD_STATUSES = (OrderStatus.PENDING, OrderStatus.IN_PROGRESS, OrderStatus.COMPLETED)
-SEARCH_DELAY_MS = 150  # typing filters 10,000 orders once, not once per key
 # A column with keyboard focus shows it, before any card is current.
 COLUMN_STYLE = "QListView { border: 1px solid #c8c8c8; } QListView:focus { border: 2px solid #2f6f9f; }"
 
@@ -68,35 +67,16 @@ class WorkshopView(RoleView):
         # the row (and after, in _order_upsert/_order_remove), the view ignores what Qt selects in between.
         session.orders.listen(MirrorListener(upsert=lambda *_a: self._hold_selection(),
                                              remove=lambda _id: self._hold_selection()))
-        self.model = MirrorTableModel(session.orders, [
-            Column("Order", lambda o: o["number"], lambda o: o["id"]),
-            Column("Customer", lambda o: session.contact_name(o["contact_id"])),
-            Column("Items", items_summary),
-            Column("Total", lambda o: money(o["total_pence"]), lambda o: o["total_pence"]),
-            Column("Placed", lambda o: day_text(o.get("placed_at")), lambda o: o.get("placed_at") or ""),
-            Column("Lock", lambda o: "locked" if o["status"] in LOCKED_STATUSES else ""),
-        ], self)
+        self.model = board_model(session, self)
         self.model.mark_changes = True
         # Registered after the model's own listener, so the proxies have moved the row when these run.
         session.orders.listen(MirrorListener(reset=self._orders_reset, upsert=self._order_upsert,
                                              remove=self._order_remove))
         session.contacts.listen(MirrorListener(upsert=self._contact_upsert))
 
-        self.search = QLineEdit()
-        self.search.setObjectName("boardSearch")
-        self.search.setPlaceholderText("Search: order number, customer, tartan, notes… (Ctrl+F)")
-        self.search.setClearButtonEnabled(True)
-        self._search_timer = self._timer(SEARCH_DELAY_MS, self._apply_search)
-        self.search.textChanged.connect(lambda _text: self._search_timer.start())
-        self.find_action = QAction("&Find an order", self)
-        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
-        self.find_action.triggered.connect(self._focus_search)
-        self.changed_count = QLabel()
-        self.changed_count.setObjectName("changedCount")
-        self.changed_count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        # Wide enough for its longest words, so the buttons beside it never move under the pointer.
-        self.changed_count.setFixedWidth(QFontMetrics(self.changed_count.font()).horizontalAdvance(
-            "9999 new or changed") + 12)
+        self.search = SearchBox("boardSearch", "Search: order number, customer, tartan, notes…", self._apply_search)
+        self.find_action = self.search.find_action
+        self.changed_count = steady_label("changedCount", "9999 new or changed")
 
         self.start_button, self.start_action = self._move_controls("Start work", "&Start work", "Ctrl+T", "start")
         self.complete_button, self.complete_action = self._move_controls(
@@ -143,13 +123,6 @@ class WorkshopView(RoleView):
         self._update_count()
         self.details.show_current()
         self.update_enabled()
-
-    def _timer(self, ms: int, slot: Any) -> QTimer:
-        timer = QTimer(self)
-        timer.setSingleShot(True)
-        timer.setInterval(ms)
-        timer.timeout.connect(slot)
-        return timer
 
     def _move_controls(self, label: str, menu: str, keys: str, action: str) -> tuple[QPushButton, QAction]:
         button = QPushButton(label)
@@ -370,10 +343,6 @@ class WorkshopView(RoleView):
     def _update_header(self, key: str) -> None:
         self.headers[key].setText(f"{STATUS_WORDS[key]} ({self.proxies[key].rowCount()})")
 
-    def _focus_search(self) -> None:
-        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search.selectAll()
-
     def _apply_search(self) -> None:
         self.presenter.search(self.search.text())
         for proxy in self.proxies.values():
@@ -383,7 +352,7 @@ class WorkshopView(RoleView):
     def set_search(self, text: str) -> None:
         """Filter the board now (the box waits for a pause in typing)."""
         self.search.setText(text)
-        self._search_timer.stop()
+        self.search.timer.stop()
         self._apply_search()
 
     def service_answering(self) -> None:
