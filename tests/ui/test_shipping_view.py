@@ -47,14 +47,12 @@ def test_completed_order_appears_with_a_notice_and_can_be_collected(
     view.collect_button.click()
     ui.wait_until(lambda: view.model.rowCount() == 0, what="row removed after collection")
     assert view.totals.text() == "Nothing waiting"
-    ui.run(window.shut())
 
 
 def test_notices_that_came_while_closed_show_on_next_start(
     ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
 ) -> None:
     window = ui.open_window(qtbot, login, "shipping")  # declares the durable notice queue
-    ui.run(window.shut())
     window.close()
     order = ui.run(completed_order(other, "Hamish Grant"))
     ui.run(other.call("orders.complete", {"id": order["id"], "version": order["version"]}))
@@ -64,7 +62,6 @@ def test_notices_that_came_while_closed_show_on_next_start(
     assert isinstance(view, ShippingView)
     ui.wait_until(lambda: view.notices.count() == 1, what="notice kept while closed")
     assert "Hamish Grant" in view.notices.item(0).text()
-    ui.run(again.shut())
 
 
 def test_offline_banner_and_resync_after_the_connection_comes_back(
@@ -98,7 +95,6 @@ def test_offline_banner_and_resync_after_the_connection_comes_back(
     assert names == {"Isla Munro", "Callum Fraser"}
     ui.wait_until(lambda: any("Callum Fraser" in view.notices.item(i).text() for i in range(view.notices.count())),
                   timeout=20, what="notice kept in the durable queue during the cut")
-    ui.run(window.shut())
     ui.run(proxy.close())
 
 

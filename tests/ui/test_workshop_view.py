@@ -89,7 +89,7 @@ def test_board_loads_open_orders_into_their_columns(
     collected = ui.run(order(other, morag, "start", "complete", "collect"))
     cancelled = ui.run(order(other, morag, "cancel"))
 
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
 
     assert numbers(view, "pending") == [pending["number"]]
     assert numbers(view, "in_progress") == [started["number"]]
@@ -107,8 +107,6 @@ def test_board_loads_open_orders_into_their_columns(
     assert "Select an order" in view.details.toPlainText()
     assert not view.start_button.isEnabled()
     assert not view.complete_button.isEnabled()
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_a_new_order_from_the_store_appears_marked_until_he_looks_at_it(
@@ -116,7 +114,7 @@ def test_a_new_order_from_the_store_appears_marked_until_he_looks_at_it(
 ) -> None:
     morag = ui.run(customer(other))
     older = ui.run(order(other, morag))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
     assert not is_bold(view, older["id"])
 
     new = ui.run(order(other, morag, items=[KILT, HOSE], notes="Wedding on the 14th, needed by the 10th."))
@@ -142,8 +140,6 @@ def test_a_new_order_from_the_store_appears_marked_until_he_looks_at_it(
     assert "£524.00" in text  # the total
     assert "Wedding on the 14th" in text
     ui.wait_until(lambda: "placed the order" in view.details.toPlainText(), what="history in the details")
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_an_amendment_from_the_store_updates_the_card_and_marks_it(
@@ -151,7 +147,7 @@ def test_an_amendment_from_the_store_updates_the_card_and_marks_it(
 ) -> None:
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
     click_card(qtbot, view, placed["id"])
     ui.wait_until(lambda: "placed the order" in view.details.toPlainText(), what="history loaded")
     assert card_text(view, placed["id"], COL_TOTAL) == "£480.00"
@@ -170,8 +166,6 @@ def test_an_amendment_from_the_store_updates_the_card_and_marks_it(
     click_card(qtbot, view, placed["id"])  # looking again clears the mark
     assert not view.is_marked(placed["id"])
     assert view.changed_count.text() == "Nothing new"
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
@@ -220,8 +214,6 @@ def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
     assert view.last_error == ""
     assert view.changed_count.text() == "Nothing new"
     assert resets == []  # the card moved through the columns' filters, row by row
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_buttons_follow_the_selection_and_the_connection(
@@ -261,8 +253,6 @@ def test_buttons_follow_the_selection_and_the_connection(
     ui.wait_until(lambda: view.complete_action.isEnabled(), what="Ctrl+D usable once the start is confirmed")
     qtbot.keyClick(view.lists["in_progress"], Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     ui.wait_until(lambda: column_of(view, pending["number"]) == "completed", what="completed with Ctrl+D")
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_a_stale_start_is_refused_in_plain_words(
@@ -270,7 +260,7 @@ def test_a_stale_start_is_refused_in_plain_words(
 ) -> None:
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
-    window, view = open_board(ui, qtbot, login, hold_s=2.0)
+    _window, view = open_board(ui, qtbot, login, hold_s=2.0)
     click_card(qtbot, view, placed["id"])
     assert view.start_button.isEnabled()
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)  # held for Undo: not sent yet
@@ -286,8 +276,6 @@ def test_a_stale_start_is_refused_in_plain_words(
     assert column_of(view, placed["number"]) == "in_progress"
     for box in boxes:
         box.close()
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_cancelled_and_collected_orders_leave_the_board_live(
@@ -296,7 +284,7 @@ def test_cancelled_and_collected_orders_leave_the_board_live(
     morag = ui.run(customer(other))
     pending = ui.run(order(other, morag))
     done = ui.run(order(other, morag, "start", "complete"))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
     click_card(qtbot, view, pending["id"])
 
     ui.run(other.call("orders.cancel", {"id": pending["id"], "version": pending["version"]}))
@@ -309,8 +297,6 @@ def test_cancelled_and_collected_orders_leave_the_board_live(
     ui.wait_until(lambda: numbers(view, "completed") == [], what="collected order gone")
     assert view.headers["completed"].text() == "Completed (0)"
     assert view.changed_count.text() == "Nothing new"
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_search_filters_all_three_columns(ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient) -> None:
@@ -319,7 +305,7 @@ def test_search_filters_all_three_columns(ui: UiLoop, qtbot: Any, login: BrokerL
     a = ui.run(order(other, morag))  # MacGregor
     b = ui.run(order(other, hamish, "start", items=[{**KILT, "tartan": "Black Watch"}], notes="For the Games"))
     c = ui.run(order(other, hamish, "start", "complete", items=[HOSE]))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
 
     def shown() -> set[str]:
         return {n for status in view.proxies for n in numbers(view, status)}
@@ -337,8 +323,6 @@ def test_search_filters_all_three_columns(ui: UiLoop, qtbot: Any, login: BrokerL
     ui.wait_until(lambda: card_text(view, b["id"], COL_CUSTOMER) == "Hamish Munro", what="renamed on the card")
     view.set_search("munro")
     assert shown() == {b["number"], c["number"]}
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_orders_placed_while_the_board_was_closed_are_marked_on_opening(
@@ -347,7 +331,6 @@ def test_orders_placed_while_the_board_was_closed_are_marked_on_opening(
     morag = ui.run(customer(other))
     seen = ui.run(order(other, morag))
     window, _view = open_board(ui, qtbot, login)  # declares his durable queue of new-order notices
-    ui.run(window.shut())
     window.close()
     overnight = ui.run(order(other, morag, notes="Placed at midnight"))
 
@@ -357,7 +340,6 @@ def test_orders_placed_while_the_board_was_closed_are_marked_on_opening(
     assert view.change_kind[overnight["id"]] == "new"
     assert view.changed_count.text() == "1 new or changed"
     ui.run(again.shut())  # before pytest-qt deletes the window
-
 
 
 def fake_order(order_id: int, status: str, version: int = 1) -> dict[str, Any]:
