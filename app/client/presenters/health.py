@@ -114,8 +114,11 @@ class ServiceHealth:
             except Exception as exc:  # never let the watcher die: it is what tells people
                 log.info("health check failed: %r", exc)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+            waiter = asyncio.ensure_future(self._wake.wait())  # a task, so a cancel never leaves it unawaited
+            try:
+                await asyncio.wait({waiter}, timeout=self.interval)
+            finally:
+                waiter.cancel()
 
     def _set(self, state: Health) -> None:
         if state == self.state:
