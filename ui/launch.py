@@ -6,21 +6,21 @@ PySide6 is imported before qasync, and every connection is closed inside main() 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import time
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import qasync
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 
 from app.client.role_session import ROLES
 from app.config import Settings
-from app.security.secrets import load_password, save_password
 from ui.app_settings import AppSettings
 from ui.application import KiltshopApplication, MissingResource
 from ui.main_window import BrokerLogin, RoleWindow
 from ui.partials.tasks import run_dialog, spawn
-from ui.start_dialog import StartDialog
 
 
 class _Closed(QObject):
@@ -52,6 +52,10 @@ def url_with_login(address: str, user: str, password: str, template: str) -> str
 
 
 async def ask_login(settings: Settings, app_settings: AppSettings) -> tuple[BrokerLogin, str] | None:
+    # Imported here: a window opened for a given role (the common start) never needs the sign-in dialog.
+    from app.security.secrets import load_password, save_password
+    from ui.start_dialog import StartDialog
+
     address = app_settings.broker_address or settings.broker_address
     user = app_settings.broker_user or settings.broker_user
     stored = await load_password(user, address)
@@ -106,7 +110,9 @@ async def main(settings: Settings, role: str | None, all_roles: bool, app_settin
     for window in windows:
         window.signals.closed.connect(lambda w=window: closed(w))
         window.show()
-        spawn(window.open(), window._error)
+        task = spawn(window.open(), window._error)
+        if os.environ.get("KILTSHOP_COLD_START_T0"):
+            _report_cold_start(window, task)
     await all_closed.wait()
     for window in windows:
         await window.shut()
@@ -114,8 +120,28 @@ async def main(settings: Settings, role: str | None, all_roles: bool, app_settin
     return 0
 
 
+def _report_cold_start(window: AppWindow, opening: asyncio.Task[None]) -> None:
+    """bench/cold_start.py: print when the window first painted and when its data showed, then close."""
+    started = float(os.environ["KILTSHOP_COLD_START_T0"])  # the bench's clock when it started this process
+
+    def mark(what: str) -> None:
+        print(f"cold-start {what} {time.time() - started:.3f}", flush=True)
+
+    QTimer.singleShot(0, lambda: mark("first_paint"))  # runs once the shown window's first events are done
+
+    def opened(_task: asyncio.Task[None]) -> None:
+        def shown() -> None:
+            mark("data_shown")
+            window.close()
+        QTimer.singleShot(0, shown)
+
+    opening.add_done_callback(opened)
+
+
 def run_app(settings: Settings, role: str | None = None, all_roles: bool = False) -> int:
     """`kiltshop app` (registered as the kiltshop.commands entry point `app`, see pyproject.toml)."""
+    if os.environ.get("KILTSHOP_COLD_START_T0"):
+        print(f"cold-start run_app {time.time() - float(os.environ['KILTSHOP_COLD_START_T0']):.3f}", flush=True)
     try:
         KiltshopApplication(sys.argv)
     except MissingResource as exc:

@@ -1,8 +1,10 @@
-"""The window: a role's view, a connection indicator, an offline banner, menus; "Switch role" rebuilds the
-view in place. Each window has its own connection (in a real shop each person logs in as themselves)."""
+"""The window: a role's view, the broker's and the shop service's indicators, one banner, menus; "Switch role"
+rebuilds the view in place. Each window has its own connection (in a real shop each person logs in as
+themselves). Before a role switch or a close it asks the view for typed text it would lose."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import time
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -22,11 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.client.people import person_name
+from app.client.presenters.health import Health, ServiceHealth
 from app.client.role_session import ROLE_INFO, ROLES, RoleSession, friendly_error
 from app.client.shop_client import ConnectionState, ShopClient
 from ui.app_settings import AppSettings
-from ui.partials.connection_status import ConnectionIndicator, OfflineBanner
-from ui.partials.tasks import spawn
+from ui.partials.connection_status import ConnectionIndicator, OfflineBanner, ServiceIndicator
+from ui.partials.tasks import run_dialog, spawn
 from ui.views.role_view import RoleView
 
 log = logging.getLogger(__name__)
@@ -62,10 +66,14 @@ class RoleWindow(QMainWindow):
         self.client: ShopClient | None = None
         self.session: RoleSession | None = None
         self.view: RoleView | None = None
+        self.health: ServiceHealth | None = None
         self._opened_at = 0.0
+        self._closing_agreed = False
+        self._asking: asyncio.Task[None] | None = None
 
         self.banner = OfflineBanner()
         self.indicator = ConnectionIndicator()
+        self.service_indicator = ServiceIndicator()
         self.loading_label = QLabel("Connecting to the shop…")
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.progress = QProgressBar()
@@ -84,6 +92,7 @@ class RoleWindow(QMainWindow):
         layout.addWidget(self.banner)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self.statusBar().addPermanentWidget(self.service_indicator)
         self.statusBar().addPermanentWidget(self.indicator)
         self._build_menus()
         self._show_title()
@@ -98,10 +107,13 @@ class RoleWindow(QMainWindow):
         shop = self.menuBar().addMenu("&Shop")
         switch = shop.addMenu("Switch &role")
         self.role_actions: dict[str, QAction] = {}
+        self.role_group = QActionGroup(self)  # one role at a time: radio items, not check boxes
+        self.role_group.setExclusive(True)
         for number, role in enumerate(ROLES, start=1):
             action = QAction(f"{ROLE_INFO[role].title} ({role})", self)
             action.setShortcut(QKeySequence(f"Ctrl+{number}"))
             action.setCheckable(True)
+            self.role_group.addAction(action)
             action.triggered.connect(lambda _checked=False, r=role: self.switch_role(r))
             switch.addAction(action)
             self.role_actions[role] = action
@@ -122,8 +134,9 @@ class RoleWindow(QMainWindow):
         help_menu.addAction(about)
 
     def _show_title(self) -> None:
+        # Qt adds the application's name ("— Kiltshop") itself: the title says only the role.
         info = ROLE_INFO[self.role]
-        self.setWindowTitle(f"Kiltshop — {info.title} ({self.role})")
+        self.setWindowTitle(f"{info.title} ({self.role})")
         for role, action in self.role_actions.items():
             action.setChecked(role == self.role)
 
@@ -146,7 +159,10 @@ class RoleWindow(QMainWindow):
             self._on_state(ConnectionState.OFFLINE)
             raise
         self.session.live.synced = self._on_synced
+        self.health = ServiceHealth(self.client)
+        self.health.on_change(self._on_health)
         self.view = view_class(self.role)(self.session, self)
+        self.view.health = self.health
         await self.view.start()
         self.stack.addWidget(self.view)
         self.stack.setCurrentWidget(self.view)
@@ -155,10 +171,22 @@ class RoleWindow(QMainWindow):
             self.actions_menu.addAction(action)
         self.view.set_online(self.client.state == ConnectionState.CONNECTED)
         self._opened_at = time.monotonic()
+        self.health.state = Health.ANSWERING  # it has just answered the whole snapshot
+        self._on_health(Health.ANSWERING)
+        self.health.start()
         self.statusBar().showMessage("Up to date.", 3000)
 
     async def shut(self) -> None:
         """Close the role's connection (before the loop ends, as qasync requires), then drop the view."""
+        health, self.health = self.health, None
+        if health is not None:
+            await health.stop()
+        view = self.view
+        if view is not None and shiboken6.isValid(view) and self.client is not None:
+            try:
+                await view.stop()  # moves held for Undo are sent; another window takes the notices over
+            except Exception as exc:
+                log.info("stopping the view failed: %r", exc)
         client, self.client, self.session = self.client, None, None
         if client is not None:
             await client.close()
@@ -168,7 +196,34 @@ class RoleWindow(QMainWindow):
             view.deleteLater()
 
     def switch_role(self, role: str) -> None:
-        spawn(self._switch(role), self._error)
+        spawn(self._switch_if_agreed(role), self._error)
+
+    async def _switch_if_agreed(self, role: str) -> None:
+        if not await self.may_lose_typed_text("switch to " + ROLE_INFO[role].title.lower()):
+            self._show_title()  # the radio item goes back to the role still shown
+            return
+        await self._switch(role)
+
+    def unsaved_changes(self) -> str | None:
+        """What the view would lose (typed, not saved), in its own words; None when nothing."""
+        ask = getattr(self.view, "unsaved_changes", None)
+        return ask() if callable(ask) else None
+
+    async def may_lose_typed_text(self, doing: str) -> bool:
+        """Ask the person before typed text is thrown away (opened, not exec'd); True when nothing is at risk."""
+        unsaved = self.unsaved_changes()
+        if not unsaved:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Warning, "Not saved yet",
+                          f"{unsaved}\n\nIt has not been sent to the shop. {doing.capitalize()} and lose it?",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("unsavedBox")
+        keep = box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
+        lose = box.addButton("Lose it", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        self.unsaved_box = box
+        await run_dialog(box)
+        return box.clickedButton() is lose
 
     async def _switch(self, role: str) -> None:
         self._save_geometry()
@@ -196,10 +251,23 @@ class RoleWindow(QMainWindow):
 
     def _on_state(self, state: ConnectionState) -> None:
         self.indicator.show_state(state)
-        self.banner.show_state(state)
+        self._show_banner()
         if self.view is not None:
             self.view.set_online(state == ConnectionState.CONNECTED)
         self.reload_action.setEnabled(state != ConnectionState.RECONNECTING)
+        if self.health is not None and state == ConnectionState.CONNECTED:
+            self.health.check_soon()
+
+    def _on_health(self, health: Health) -> None:
+        self.service_indicator.show_health(health)
+        self._show_banner()
+        if health == Health.ANSWERING and self.view is not None:
+            self.view.service_answering()
+
+    def _show_banner(self) -> None:
+        broker = self.client.state if self.client is not None else ConnectionState.OFFLINE
+        service = self.health.banner if self.health is not None else None
+        self.banner.show_state(broker, service if broker == ConnectionState.CONNECTED else None)
 
     def show_about(self) -> None:
         state = self.client.state.value if self.client else "offline"
@@ -209,7 +277,8 @@ class RoleWindow(QMainWindow):
             "About Kiltshop",
             f"<b>Kiltshop {__version__}</b><br>MacGrudder's kilt shop, Glen Orchy.<br><br>"
             f"Role: {ROLE_INFO[self.role].title} ({self.role})<br>"
-            f"Broker: {self.login.address} as {self.login.user}<br>"
+            f"Signed in as: {person_name(self.login.user)}<br>"
+            f"Shop computer: {self.login.address}<br>"
             f"Shop namespace: {self.login.namespace}<br>"
             f"Connection: {state}<br>"
             f"Events applied up to: {seq}",
@@ -236,5 +305,15 @@ class RoleWindow(QMainWindow):
             self.app_settings.set_geometry(self.role, self.saveGeometry())
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing_agreed and self.unsaved_changes():
+            event.ignore()  # ask first (a dialog opened, not exec'd), then close again if he agrees
+            if self._asking is None or self._asking.done():
+                self._asking = spawn(self._close_if_agreed(), self._error)
+            return
         self._save_geometry()
         super().closeEvent(event)
+
+    async def _close_if_agreed(self) -> None:
+        if await self.may_lose_typed_text("close the window"):
+            self._closing_agreed = True
+            self.close()

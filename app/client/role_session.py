@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.client.live_mirror import LiveShop, Mirror
-from app.client.shop_client import CallError, ShopClient
+from app.client.shop_client import CallError, ServiceUnavailable, ShopClient
 from app.domain.order_states import OPEN_STATUSES, OrderStatus
 
 ROLES: tuple[str, ...] = ("sales", "workshop", "shipping", "store")
@@ -41,7 +41,13 @@ ORDER_FILTERS: dict[str, frozenset[str] | None] = {
 
 
 def friendly_error(exc: BaseException) -> str:
-    """A sentence for a person; never a traceback."""
+    """A sentence for a person; never a traceback, a method name or a login."""
+    if isinstance(exc, ServiceUnavailable):
+        if exc.lost or "broker" in exc.message:
+            return ("The connection to the shop is down. Nothing you typed is lost: try again once the "
+                    "banner at the top says it is back.")
+        return ("The shop service is not answering. Nothing you typed is lost: try again once the banner "
+                "at the top says it is back.")
     if isinstance(exc, CallError):
         return exc.message
     if isinstance(exc, TimeoutError):

@@ -154,3 +154,20 @@ def open_session(ui: UiLoop, settings: Settings, role: str) -> RoleSession:
     session = RoleSession(client, role)
     ui.run(session.start())
     return session
+
+
+def press(qtbot: Any, window: Any, widget: Any, key: Any, modifier: Any = None) -> None:
+    """A key press as a person makes it: into the active window, on the widget that has the focus."""
+    from PySide6.QtCore import Qt
+
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=5000)
+    widget.setFocus()
+    qtbot.keyClick(widget, key, modifier if modifier is not None else Qt.KeyboardModifier.NoModifier)
+
+
+def short_undo(window: Any, hold_s: float = 0.3) -> None:
+    """Cut a view's Undo time short, so a test need not wait five seconds for each move to be sent."""
+    presenter = getattr(window.view, "presenter", None)
+    if presenter is not None:
+        presenter.moves.hold_s = hold_s

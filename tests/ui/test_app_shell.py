@@ -9,12 +9,14 @@ from typing import Any
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
+from app.client.shop_client import ShopClient
 from app.config import Settings
 from app.security.secrets import load_password, save_password
-from tests.ui.conftest import UiLoop
+from tests.support import ServiceProcess
+from tests.ui.conftest import UiLoop, press, short_undo
 from ui import launch
 from ui.app_settings import AppSettings
 from ui.main_window import BrokerLogin
@@ -149,7 +151,7 @@ def test_switch_role_rebuilds_the_view_in_place(ui: UiLoop, qtbot: Any, login: B
     assert isinstance(window.view, WorkshopView)
     window.role_actions["shipping"].trigger()
     ui.wait_until(lambda: isinstance(window.view, ShippingView), what="shipping view after switch")
-    assert "Pickups" in window.windowTitle()
+    assert window.windowTitle().startswith("Pickups")
     assert window.role_actions["shipping"].isChecked() and not window.role_actions["workshop"].isChecked()
 
 
@@ -170,3 +172,82 @@ def test_all_roles_open_side_by_side_and_close_cleanly(
         return roles
 
     assert ui.run(scenario()) == ["sales", "shipping", "store", "workshop"]
+
+
+# -- the window shell (issue 12) -----------------------------------------------------------------------
+
+
+def unsaved_box() -> QMessageBox | None:
+    return next((w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, QMessageBox) and w.objectName() == "unsavedBox" and w.isVisible()), None)
+
+
+def button(box: QMessageBox, text: str) -> Any:
+    return next(b for b in box.buttons() if b.text() == text)
+
+
+def test_titles_radio_roles_and_typed_text_kept_on_a_role_switch_or_close(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin
+) -> None:
+    window = ui.open_window(qtbot, login, "workshop")
+    assert window.windowTitle() == "Order board (workshop)"  # Qt adds "— Kiltshop" once, itself
+    group = window.role_actions["sales"].actionGroup()
+    assert group is not None and group.isExclusive()  # radio items, not check boxes
+    assert all(a.actionGroup() is group for a in window.role_actions.values())
+
+    # a view with typed text not sent yet (the sales and store views say so through unsaved_changes())
+    window.view.unsaved_changes = lambda: "You typed notes for Morag MacLeod."  # type: ignore[union-attr]
+    press(qtbot, window, window.view, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    ui.wait_until(lambda: unsaved_box() is not None, what="asked before losing typed text")
+    box = unsaved_box()
+    assert box is not None and "Morag MacLeod" in box.text()
+    qtbot.mouseClick(button(box, "Keep editing"), Qt.MouseButton.LeftButton)
+    ui.pump(0.3)
+    assert isinstance(window.view, WorkshopView) and window.role_actions["workshop"].isChecked()
+
+    window.close()  # closing asks too
+    ui.wait_until(lambda: unsaved_box() is not None, what="asked before closing")
+    qtbot.mouseClick(button(unsaved_box(), "Keep editing"), Qt.MouseButton.LeftButton)
+    ui.pump(0.3)
+    assert window.isVisible()
+
+    press(qtbot, window, window.view, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    ui.wait_until(lambda: unsaved_box() is not None, what="asked again")
+    qtbot.mouseClick(button(unsaved_box(), "Lose it"), Qt.MouseButton.LeftButton)
+    ui.wait_until(lambda: window.role == "sales" and window.view is not None, what="switched to sales")
+    assert window.role_actions["sales"].isChecked() and not window.role_actions["workshop"].isChecked()
+
+
+def test_the_shop_service_down_with_the_broker_up_is_said_and_a_move_is_kept(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient, shop_service: ServiceProcess
+) -> None:
+    contact = ui.run(other.call("contacts.create", {"name": "Morag MacLeod"}))
+    placed = ui.run(other.call("orders.place", {"contact_id": contact["id"], "items": [
+        {"description": "Eight-yard kilt", "tartan": "MacGregor", "quantity": 1, "unit_price_pence": 48000}]}))
+    window = ui.open_window(qtbot, login, "workshop")
+    view = window.view
+    assert isinstance(view, WorkshopView)
+    assert window.health is not None
+    window.health.interval, window.health.timeout = 0.5, 1.0
+    short_undo(window, 0.2)
+    assert "answering" in window.service_indicator.text() and window.banner.isHidden()
+
+    shop_service.terminate()  # the service stops; the broker stays up
+    ui.wait_until(lambda: "not answering" in window.service_indicator.text(), what="the service indicator")
+    assert window.banner.isVisible()
+    assert "shop service is not answering" in window.banner.text()
+    assert "Connected" in window.indicator.text()  # the broker's own indicator is a separate thing
+    assert "." not in window.banner.text().split("answering")[0]  # no method names like contacts.list
+
+    view.select_order(placed["id"])
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    ui.wait_until(lambda: "when the shop service answers again" in window.findChild(QLabel, "undoText").text(),
+                  timeout=20, what="the move kept for later")
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    assert boxes == []  # no modal with an internal method name
+
+    shop_service.start()
+    ui.wait_until(lambda: view.session.orders.items[placed["id"]]["status"] == "in_progress", timeout=30,
+                  what="the kept move sent once the service is back")
+    ui.wait_until(lambda: window.banner.isHidden(), what="banner gone")
+    ui.wait_until(lambda: window.findChild(QWidget, "undoBar").isHidden(), what="nothing left to send")

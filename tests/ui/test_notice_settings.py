@@ -10,7 +10,7 @@ from typing import Any
 
 import aio_pika
 import pytest
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QLabel
 
 from app.client.shop_client import ShopClient
 from app.config import Settings
@@ -125,6 +125,8 @@ def test_the_workshop_dialog_keeps_quiet_hours_and_digest_and_says_what_is_wrong
     view = window.view
     assert isinstance(view, WorkshopView)
     dialog = open_dialog(ui, view.notice_settings)
+    words = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert "someone on this computer alone" in words and "guest" not in words  # a person, not a login
 
     dialog.email_enabled.click()  # on, but no address yet
     dialog.save_button.click()

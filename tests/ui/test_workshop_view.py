@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from app.client.shop_client import CallError, ShopClient
-from tests.ui.conftest import UiLoop
+from tests.ui.conftest import UiLoop, press
 from ui.main_window import BrokerLogin, RoleWindow
 from ui.views.workshop_view import COL_CUSTOMER, COL_LOCK, COL_NUMBER, COL_TOTAL, WorkshopView
 
@@ -36,10 +36,12 @@ async def order(client: ShopClient, contact: dict[str, Any], *actions: str, item
     return placed
 
 
-def open_board(ui: UiLoop, qtbot: Any, login: BrokerLogin) -> tuple[RoleWindow, WorkshopView]:
+def open_board(ui: UiLoop, qtbot: Any, login: BrokerLogin, hold_s: float = 0.3) -> tuple[RoleWindow, WorkshopView]:
+    """The board, with its Undo time cut short so a move is sent soon after the press."""
     window = ui.open_window(qtbot, login, "workshop")
     view = window.view
     assert isinstance(view, WorkshopView)
+    view.presenter.moves.hold_s = hold_s
     return window, view
 
 
@@ -87,7 +89,7 @@ def test_board_loads_open_orders_into_their_columns(
     collected = ui.run(order(other, morag, "start", "complete", "collect"))
     cancelled = ui.run(order(other, morag, "cancel"))
 
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
 
     assert numbers(view, "pending") == [pending["number"]]
     assert numbers(view, "in_progress") == [started["number"]]
@@ -105,8 +107,6 @@ def test_board_loads_open_orders_into_their_columns(
     assert "Select an order" in view.details.toPlainText()
     assert not view.start_button.isEnabled()
     assert not view.complete_button.isEnabled()
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_a_new_order_from_the_store_appears_marked_until_he_looks_at_it(
@@ -114,12 +114,12 @@ def test_a_new_order_from_the_store_appears_marked_until_he_looks_at_it(
 ) -> None:
     morag = ui.run(customer(other))
     older = ui.run(order(other, morag))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
     assert not is_bold(view, older["id"])
 
     new = ui.run(order(other, morag, items=[KILT, HOSE], notes="Wedding on the 14th, needed by the 10th."))
     ui.wait_until(lambda: new["number"] in numbers(view, "pending"), what="new order on the board")
-    assert numbers(view, "pending") == [older["number"], new["number"]]
+    assert numbers(view, "pending") == [new["number"], older["number"]]  # on top, not below fifteen others
     assert view.is_marked(new["id"])
     assert is_bold(view, new["id"])
     assert view.change_kind[new["id"]] == "new"
@@ -140,8 +140,6 @@ def test_a_new_order_from_the_store_appears_marked_until_he_looks_at_it(
     assert "£524.00" in text  # the total
     assert "Wedding on the 14th" in text
     ui.wait_until(lambda: "placed the order" in view.details.toPlainText(), what="history in the details")
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_an_amendment_from_the_store_updates_the_card_and_marks_it(
@@ -149,7 +147,7 @@ def test_an_amendment_from_the_store_updates_the_card_and_marks_it(
 ) -> None:
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
     click_card(qtbot, view, placed["id"])
     ui.wait_until(lambda: "placed the order" in view.details.toPlainText(), what="history loaded")
     assert card_text(view, placed["id"], COL_TOTAL) == "£480.00"
@@ -168,8 +166,6 @@ def test_an_amendment_from_the_store_updates_the_card_and_marks_it(
     click_card(qtbot, view, placed["id"])  # looking again clears the mark
     assert not view.is_marked(placed["id"])
     assert view.changed_count.text() == "Nothing new"
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
@@ -178,7 +174,7 @@ def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
     window, view = open_board(ui, qtbot, login)
-    moves = [view.start_action, view.complete_action]
+    moves = [view.start_action, view.complete_action, view.undo_bar.action, view.find_action]
     assert view.view_actions() == [*moves, view.notice_settings.action]  # and the e-mail notice settings
     assert set(window.actions_menu.actions()) == {*moves, view.notice_settings.action}
     assert view.start_action.shortcut().toString() == "Ctrl+T"
@@ -209,6 +205,7 @@ def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
 
     assert view.complete_button.isEnabled()
     assert not view.start_button.isEnabled()
+    ui.wait_until(lambda: view.complete_button.isEnabled(), what="complete enabled once the start is confirmed")
     qtbot.mouseClick(view.complete_button, Qt.MouseButton.LeftButton)
     ui.wait_until(lambda: column_of(view, placed["number"]) == "completed", what="card in Completed")
     assert numbers(view, "in_progress") == []
@@ -217,8 +214,6 @@ def test_start_work_then_mark_completed_moves_the_card_and_locks_the_order(
     assert view.last_error == ""
     assert view.changed_count.text() == "Nothing new"
     assert resets == []  # the card moved through the columns' filters, row by row
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_buttons_follow_the_selection_and_the_connection(
@@ -255,10 +250,9 @@ def test_buttons_follow_the_selection_and_the_connection(
     qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=5000)
     qtbot.keyClick(view.lists["pending"], Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     ui.wait_until(lambda: column_of(view, pending["number"]) == "in_progress", what="started with Ctrl+T")
+    ui.wait_until(lambda: view.complete_action.isEnabled(), what="Ctrl+D usable once the start is confirmed")
     qtbot.keyClick(view.lists["in_progress"], Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     ui.wait_until(lambda: column_of(view, pending["number"]) == "completed", what="completed with Ctrl+D")
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_a_stale_start_is_refused_in_plain_words(
@@ -266,16 +260,14 @@ def test_a_stale_start_is_refused_in_plain_words(
 ) -> None:
     morag = ui.run(customer(other))
     placed = ui.run(order(other, morag))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login, hold_s=2.0)
     click_card(qtbot, view, placed["id"])
     assert view.start_button.isEnabled()
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)  # held for Undo: not sent yet
 
     ui.run(other.call("orders.start", {"id": placed["id"], "version": placed["version"]}))  # someone else was first
     ui.wait_until(lambda: column_of(view, placed["number"]) == "in_progress", what="started elsewhere")
     assert not view.start_button.isEnabled()
-    assert view.is_marked(placed["id"])  # changed elsewhere while he was looking
-
-    view.move_order(placed["id"], "start")  # what the button does, had he pressed it a moment earlier
     expected = f"Order {placed['number']} is already being made, so it cannot be started."
     ui.wait_until(lambda: view.last_error != "", what="refusal shown")
     assert view.last_error == expected
@@ -284,8 +276,6 @@ def test_a_stale_start_is_refused_in_plain_words(
     assert column_of(view, placed["number"]) == "in_progress"
     for box in boxes:
         box.close()
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_cancelled_and_collected_orders_leave_the_board_live(
@@ -294,7 +284,7 @@ def test_cancelled_and_collected_orders_leave_the_board_live(
     morag = ui.run(customer(other))
     pending = ui.run(order(other, morag))
     done = ui.run(order(other, morag, "start", "complete"))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
     click_card(qtbot, view, pending["id"])
 
     ui.run(other.call("orders.cancel", {"id": pending["id"], "version": pending["version"]}))
@@ -307,8 +297,6 @@ def test_cancelled_and_collected_orders_leave_the_board_live(
     ui.wait_until(lambda: numbers(view, "completed") == [], what="collected order gone")
     assert view.headers["completed"].text() == "Completed (0)"
     assert view.changed_count.text() == "Nothing new"
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_search_filters_all_three_columns(ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient) -> None:
@@ -317,7 +305,7 @@ def test_search_filters_all_three_columns(ui: UiLoop, qtbot: Any, login: BrokerL
     a = ui.run(order(other, morag))  # MacGregor
     b = ui.run(order(other, hamish, "start", items=[{**KILT, "tartan": "Black Watch"}], notes="For the Games"))
     c = ui.run(order(other, hamish, "start", "complete", items=[HOSE]))
-    window, view = open_board(ui, qtbot, login)
+    _window, view = open_board(ui, qtbot, login)
 
     def shown() -> set[str]:
         return {n for status in view.proxies for n in numbers(view, status)}
@@ -335,8 +323,6 @@ def test_search_filters_all_three_columns(ui: UiLoop, qtbot: Any, login: BrokerL
     ui.wait_until(lambda: card_text(view, b["id"], COL_CUSTOMER) == "Hamish Munro", what="renamed on the card")
     view.set_search("munro")
     assert shown() == {b["number"], c["number"]}
-    ui.run(window.shut())  # before pytest-qt deletes the window
-
 
 
 def test_orders_placed_while_the_board_was_closed_are_marked_on_opening(
@@ -345,7 +331,6 @@ def test_orders_placed_while_the_board_was_closed_are_marked_on_opening(
     morag = ui.run(customer(other))
     seen = ui.run(order(other, morag))
     window, _view = open_board(ui, qtbot, login)  # declares his durable queue of new-order notices
-    ui.run(window.shut())
     window.close()
     overnight = ui.run(order(other, morag, notes="Placed at midnight"))
 
@@ -357,7 +342,6 @@ def test_orders_placed_while_the_board_was_closed_are_marked_on_opening(
     ui.run(again.shut())  # before pytest-qt deletes the window
 
 
-
 def fake_order(order_id: int, status: str, version: int = 1) -> dict[str, Any]:
     return {"id": order_id, "number": f"K-{order_id:05d}", "contact_id": 1 + order_id % 500, "status": status,
             "items": [KILT], "notes": "", "total_pence": 48000, "version": version,
@@ -366,8 +350,6 @@ def fake_order(order_id: int, status: str, version: int = 1) -> dict[str, Any]:
 
 def test_ten_thousand_orders_move_row_by_row(qtbot: Any) -> None:
     """No broker needed: a board over 10,000 orders, fed events the way the live mirror feeds them."""
-    import time
-
     from app.client.role_session import RoleSession
 
     session = RoleSession(ShopClient("amqp://guest:guest@127.0.0.1:5672/", "nowhere"), "workshop")
@@ -393,12 +375,89 @@ def test_ten_thousand_orders_move_row_by_row(qtbot: Any) -> None:
     assert signals == ["pending -1", "in_progress +1"]
     assert view.is_marked(3) and view.change_kind[3] == "changed"
 
-    started = time.perf_counter()
-    moved = range(6, 3000, 3)
+    moved = range(6, 3000, 3)  # how long each takes is bench/board.py's business, not a test's
     for seq, order_id in enumerate(moved, start=2):
         session.orders.apply(fake_order(order_id, "in_progress", 2), {"seq": seq, "event": "order.started"})
-    per_event = (time.perf_counter() - started) / len(moved)
     assert [view.count(s) for s in statuses] == [3333 - 1 - len(moved), 3334 + 1 + len(moved), 3333]
     assert not any("reset" in s or "relayout" in s for s in signals)
-    assert per_event < 0.01, f"{per_event * 1000:.1f} ms per event"
     assert view.changed_count.text() == f"{1 + len(moved)} new or changed"
+
+
+# -- the faults people met (issue 12) ---------------------------------------------------------------
+
+
+def test_pressing_start_work_twice_never_starts_another_customers_kilt(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    morag = ui.run(customer(other))
+    hamish = ui.run(customer(other, "Hamish Grant"))
+    first = ui.run(order(other, morag))
+    second = ui.run(order(other, hamish))
+    window, view = open_board(ui, qtbot, login)
+    click_card(qtbot, view, first["id"])
+    pending = view.lists["pending"]
+
+    press(qtbot, window, pending, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    undo_text = window.findChild(QLabel, "undoText").text()
+    assert undo_text == f"Starting work on order {first['number']} for Morag MacLeod in a few seconds."
+    press(qtbot, window, pending, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # a second press, at once
+    ui.wait_until(lambda: column_of(view, first["number"]) == "in_progress", what="the first order started")
+    ui.wait_until(lambda: view.complete_action.isEnabled(), what="Mark completed armed for the same order")
+    press(qtbot, window, view.lists["in_progress"], Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # and again
+    ui.pump(0.6)
+    assert column_of(view, second["number"]) == "pending"  # Hamish's kilt is untouched
+    assert view.current_id == first["id"]  # the selection stayed on the order he acted on
+    assert view.lists["in_progress"].selectionModel().isSelected(view.proxy_index(first["id"]))
+    assert not pending.selectionModel().hasSelection()
+    assert not view.start_action.isEnabled()
+
+    # Ctrl+D twice: one completion, of the same order
+    press(qtbot, window, view.lists["in_progress"], Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, window, view.lists["in_progress"], Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    ui.wait_until(lambda: column_of(view, first["number"]) == "completed", what="the first order completed")
+    assert view.current_id == first["id"]
+    assert (ui.run(other.call("orders.get", {"id": second["id"]})))["status"] == "pending"
+
+
+def test_undo_takes_back_a_start_before_it_is_sent(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    morag = ui.run(customer(other))
+    placed = ui.run(order(other, morag))
+    window, view = open_board(ui, qtbot, login, hold_s=1.0)
+    click_card(qtbot, view, placed["id"])
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    undo_bar = window.findChild(QWidget, "undoBar")
+    assert undo_bar.isVisible()
+    assert column_of(view, placed["number"]) == "pending"  # held: nothing moved under his pointer
+    press(qtbot, window, view.lists["pending"], Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert undo_bar.isHidden()
+    ui.pump(1.5)  # past the Undo time
+    assert (ui.run(other.call("orders.get", {"id": placed["id"]})))["status"] == "pending"
+    assert view.current_id == placed["id"] and view.start_button.isEnabled()
+
+
+def test_the_board_has_ctrl_f_a_visible_focus_and_a_steady_toolbar(
+    ui: UiLoop, qtbot: Any, login: BrokerLogin, other: ShopClient
+) -> None:
+    morag = ui.run(customer(other))
+    placed = ui.run(order(other, morag))
+    window, view = open_board(ui, qtbot, login)
+    assert "1 open order on the board." in view.details.toPlainText()
+    ui.run(order(other, morag))
+    ui.wait_until(lambda: "2 open orders on the board." in view.details.toPlainText(), what="the hint counts again")
+
+    press(qtbot, window, view.lists["pending"], Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert view.search.hasFocus()
+    qtbot.keyClicks(view.search, placed["number"])
+    ui.wait_until(lambda: numbers(view, "pending") == [placed["number"]], what="search by keyboard")
+
+    assert "QListView:focus" in view.lists["pending"].styleSheet()  # a column with focus shows it
+    width = view.changed_count.width()
+    x = view.start_button.x()
+    click_card(qtbot, view, placed["id"])
+    ui.run(other.call("orders.amend", {"id": placed["id"], "version": placed["version"], "notes": "x"}))
+    ui.pump(0.3)
+    assert view.changed_count.width() == width and view.start_button.x() == x  # nothing moved under the pointer
+    ui.wait_until(lambda: "placed the order" in view.details.toPlainText(), what="history")
+    assert "guest" not in view.details.toPlainText()  # people, not logins

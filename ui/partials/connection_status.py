@@ -1,4 +1,5 @@
-"""The connection indicator for the status bar and the unmissable banner shown while offline."""
+"""The status bar's two indicators (the broker connection, and whether the shop service answers) and the
+unmissable banner shown while either is down."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel
 
+from app.client.presenters.health import HEALTH_TEXT, Health
 from app.client.shop_client import ConnectionState
 
 STATE_TEXT = {
@@ -36,6 +38,22 @@ class ConnectionIndicator(QLabel):
         self.style().polish(self)
 
 
+class ServiceIndicator(QLabel):
+    """Whether the shop service answers its pings: green, red, or blank while the broker itself is down."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("serviceIndicator")
+        self.show_health(Health.UNKNOWN)
+
+    def show_health(self, health: Health) -> None:
+        self.setText(HEALTH_TEXT[health])
+        self.setProperty("state", health.value)
+        self.setStyleSheet({Health.ANSWERING: "color: #1b7f3a;", Health.NOT_ANSWERING: "color: #b3261e;"}
+                           .get(health, ""))
+        self.setToolTip("Whether the shop service answers (asked every few seconds)")
+
+
 class OfflineBanner(QLabel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -43,8 +61,9 @@ class OfflineBanner(QLabel):
         self.setWordWrap(True)
         self.hide()
 
-    def show_state(self, state: ConnectionState) -> None:
-        text = BANNER_TEXT.get(state)
+    def show_state(self, state: ConnectionState, service: str | None = None) -> None:
+        """The broker's trouble first; with the broker up, the service's (`service`, None when it answers)."""
+        text = BANNER_TEXT.get(state) or service
         if text:
             self.setText(text)
         self.setVisible(text is not None)

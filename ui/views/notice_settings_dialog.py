@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.people import person_name
 from app.client.role_session import friendly_error
 from app.client.shop_client import CallError, ShopClient
 from ui.partials.tasks import run_dialog, spawn
@@ -61,8 +62,8 @@ class NoticeSettingsDialog(QDialog):
         self.setWindowTitle("Notice settings")
         self.setModal(True)
 
-        intro = QLabel(f"The shop can e-mail you {WHAT.get(role, 'about the shop')}. These settings are yours "
-                       f"alone (login {client.user}).")
+        intro = QLabel(f"The shop can e-mail you {WHAT.get(role, 'about the shop')}. These settings are "
+                       f"for {person_name(client.user)} alone.")
         intro.setWordWrap(True)
         self.email_enabled = QCheckBox("Send me e-mail notices")
         self.email_enabled.setObjectName("noticeEmailEnabled")

@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
+from app.client.presenters.health import ServiceHealth
 from app.client.role_session import RoleSession
 from ui.partials.tasks import show_error, spawn
 
@@ -19,9 +20,13 @@ class RoleView(QWidget):
         self.session = session
         self.service_widgets: list[Any] = []  # QWidget or QAction: disabled while offline
         self.online = True
+        self.health: ServiceHealth | None = None  # the window's watch on the shop service, set before start()
 
     async def start(self) -> None:
         """Anything the view must set up on the service before it counts as open (e.g. its notice queue)."""
+
+    async def stop(self) -> None:
+        """Anything to finish before the window's connection closes (moves held for Undo, the notice feed)."""
 
     def view_actions(self) -> list[QAction]:
         """Actions for the window's menu (with shortcuts)."""
@@ -38,6 +43,14 @@ class RoleView(QWidget):
 
     def update_enabled(self) -> None:
         self.set_online(self.online)
+
+    def service_answering(self) -> None:
+        """The shop service answers again (after not answering): send what it did not take before."""
+
+    def no_answer(self, exc: BaseException) -> None:
+        """A call of this view got no answer from the service: let the window's health watch know now."""
+        if self.health is not None:
+            self.health.call_failed(exc)
 
     def run(self, coro: Any) -> Any:
         """Run a coroutine for a button; failures show as a plain sentence."""
