@@ -10,9 +10,10 @@ from typing import Any
 
 from app.client.live_mirror import Entity
 from app.client.people import person_name
+from app.client.presenters.words import local_time
 from app.domain.money import money
 from app.domain.order_states import OrderStatus
-from ui.views.text import STATUS_WORDS, local_time
+from ui.views.text import STATUS_WORDS
 
 LOCKED_STATUSES = frozenset({OrderStatus.IN_PROGRESS.value, OrderStatus.COMPLETED.value})
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.client.live_mirror import MirrorListener
 from app.client.notices import Notice, NoticeFeed
 from app.client.presenters.shipping import NO_SELECTION_HINT, ShippingPresenter
+from app.client.presenters.words import local_time
 from app.client.role_session import RoleSession
 from ui.application import icon
 from ui.partials.filter_proxy import SearchProxy
@@ -37,7 +38,7 @@ from ui.partials.order_html import day_text, pickup_html
 from ui.partials.undo_bar import UndoBar
 from ui.views.notice_settings_dialog import NoticeSettingsOpener
 from ui.views.role_view import RoleView
-from ui.views.text import local_time, money
+from ui.views.text import money
 
 
 def ready_since(order: dict[str, Any]) -> str:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from typing import Any
 
+from app.domain import order_states
 from app.domain.money import money
 
-STATUS_WORDS = {
-    "pending": "Pending",
-    "in_progress": "In progress",
-    "completed": "Completed",
-    "collected": "Collected",
-    "cancelled": "Cancelled",
-}
+# The domain's words, as a heading or a column starts them.
+STATUS_WORDS = {status: word[:1].upper() + word[1:] for status, word in order_states.STATUS_WORDS.items()}
 
 
 def order_items_html(order: dict[str, Any]) -> str:
@@ -31,19 +26,6 @@ def order_items_html(order: dict[str, Any]) -> str:
         f"{rows}<tr><td></td><td colspan='3'><b>Total</b></td><td align='right'><b>"
         f"{money(order['total_pence'])}</b></td></tr></table>{notes}"
     )
-
-
-def local_time(at: str | None) -> datetime | None:
-    """The service's UTC timestamps ('2026-03-01T14:32:10.123Z') in this computer's time zone."""
-    if not at:
-        return None
-    try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone()
 
 
 # -- sales and store (ui-sales) ----------------------------------------------------------------------------

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+
+from app.domain.timestamps import parse_time
 
 
 def local_time(at: str | None) -> datetime | None:
+    """The service's UTC timestamps ('2026-03-01T14:32:10.123Z') in this computer's time zone; None if unreadable."""
     if not at:
         return None
     try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        return parse_time(at).astimezone()
     except (TypeError, ValueError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone()
 
 
 def short_time(iso: str) -> str:
