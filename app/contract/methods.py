@@ -38,7 +38,7 @@ class Method:
     roles: frozenset[Role]
     example: dict[str, Any] = field(default_factory=dict)  # one request that passes (docs/asyncapi.yaml)
     summary: str = ""  # one sentence: what it does and which events it emits
-    errors: tuple[str, ...] = ()  # the codes it may refuse with (internal and unavailable go without saying)
+    errors: tuple[str, ...] = ()  # the codes it may refuse with, besides internal and unavailable (any call)
     result: str = ""  # the schema component (docs/asyncapi.base.yaml) of its result
     note: str = ""  # a sentence added to the operation's description in docs/asyncapi.yaml
 
