@@ -4,9 +4,11 @@ Each check is a function of the document paths that returns a list of problems, 
 a changed copy of a document (see the tests at the end, which prove the checks can fail).
 
 What is held together:
-- the method registry (app/contract/methods.py) == handler routes == PERMISSIONS == the generated Params part
-  of asyncapi (committed as `python -m app.contract.asyncapi --write` makes it), and every documented example
-  request is valid JSON Schema (checked with the jsonschema library);
+- the method registry (app/contract/methods.py) == handler routes == PERMISSIONS == every per-method entry
+  of asyncapi (channel, operation, reply, messages, Params), the whole file committed as
+  `python -m app.contract.asyncapi --write` makes it from docs/asyncapi.base.yaml, and every documented
+  example request is valid JSON Schema (checked with the jsonschema library); a method declared only in the
+  registry gets all its asyncapi entries;
 - methods, mutating methods, events, error codes: app/contract == contract.md == asyncapi;
   every event key the store can emit is in EVENTS;
 - broker names and bindings: app/contract.py Names == what app/messaging/topology.py declares == both docs;
@@ -49,7 +51,9 @@ from app.contract import (
     MUTATING_METHODS,
     PERMISSIONS,
     REGISTRY,
+    Method,
     Names,
+    Role,
     is_valid_namespace,
     method_group,
 )
@@ -1001,18 +1005,20 @@ def test_stated_limits_agree() -> None:
 
 
 def test_committed_asyncapi_is_what_the_registry_generates() -> None:
-    text = ASYNCAPI.read_text(encoding="utf-8")
-    assert generator.document(text) == text, "run: python -m app.contract.asyncapi --write"
+    assert generator.document() == ASYNCAPI.read_text(encoding="utf-8"), "run: python -m app.contract.asyncapi --write"
     assert generator.main(["--check"]) == 0
 
 
 def test_an_asyncapi_edited_by_hand_is_caught() -> None:
     text = ASYNCAPI.read_text(encoding="utf-8")
-    start = text.index(generator.GENERATED_MARK)
-    generated = text[start:]
-    edited = text[:start] + generated.replace("maximum: 1000\n", "maximum: 999\n", 1)  # items[].quantity
-    assert edited != text
-    assert generator.document(edited) != edited
+    by_hand = [
+        text.replace("maximum: 1000\n", "maximum: 999\n", 1),  # a Params schema: items[].quantity
+        text.replace("x-errors:\n    - invalid\n", "x-errors:\n    - not_found\n", 1),  # a method's operation
+        text.replace("title: Kiltshop shop service", "title: Kilt shop", 1),  # the hand-written part
+    ]
+    for edited in by_hand:
+        assert edited != text
+        assert generator.document() != edited
 
 
 def test_routes_permissions_and_generated_asyncapi_agree() -> None:
@@ -1024,6 +1030,8 @@ def test_routes_permissions_and_generated_asyncapi_agree() -> None:
     for name, declared in REGISTRY.items():
         assert PERMISSIONS[name] == {str(role) for role in declared.roles} and declared.roles, name
         assert sends[name].get("x-mutating") is declared.mutating, name
+        assert tuple(sends[name]["x-errors"]) == declared.errors and sends[name]["summary"] == declared.summary
+        assert api_result_schema(api, name) == {"$ref": f"#/components/schemas/{declared.result}"}, name
         message = resolve(api, sends[name]["messages"][0])
         component = generator.params_component(name)
         assert message["payload"] == {"$ref": f"#/components/schemas/{component}"}, name
@@ -1032,9 +1040,63 @@ def test_routes_permissions_and_generated_asyncapi_agree() -> None:
     assert set(typing.get_args(param_models.OrderStatusName)) == {s.value for s in order_states.OrderStatus}
     assert typing.get_args(param_models.DuplicateStatus) == duplicate_store.LIST_STATUSES
     # a nested model's component does not shadow a hand-written one (an Order's OrderItem is not the input)
-    text = ASYNCAPI.read_text(encoding="utf-8")
-    hand_written = yaml.safe_load(text[:text.index(generator.GENERATED_MARK)])["components"]["schemas"]
+    hand_written = yaml.safe_load(generator.BASE.read_text(encoding="utf-8"))["components"]["schemas"]
     assert not set(hand_written) & set(generated)
+
+
+def test_a_method_declared_only_in_the_registry_gets_every_asyncapi_entry() -> None:
+    # orders.hem: declared here and nowhere else (no handler, no prose, nothing in asyncapi.base.yaml)
+    hem = Method("orders.hem", param_models.OrderMove, mutating=True, roles=frozenset({Role.WORKSHOP}),
+                 example={"id": 1, "version": 2}, summary="Take up the hem of an order. Emits order.hemmed.",
+                 errors=("invalid", "not_found", "conflict"), result="Order")
+    api = yaml.safe_load(generator.document({**REGISTRY, hem.name: hem}))
+    assert api["asyncapi"] == "3.0.0"
+    operation = api_send_operations(api)["orders.hem"]
+    assert operation is api["operations"]["ordersHem"] and operation["x-mutating"] is True
+    assert operation["x-errors"] == ["invalid", "not_found", "conflict"]
+    assert operation["bindings"] == {"$ref": "#/components/operationBindings/rpcMutatingRequest"}
+    channel = channel_of(api, operation)
+    assert channel["address"] == "orders.hem" and "`{namespace}.rpc.orders`" in channel["description"]
+    assert amqp_binding(api, channel)["exchange"]["name"] == API_NAMES.rpc_exchange
+    request = resolve(api, operation["messages"][0])
+    assert request == api["components"]["messages"]["OrdersHemRequest"]
+    assert request["traits"] == [{"$ref": "#/components/messageTraits/MutatingRequest"}]
+    params = api_params_schema(api, "orders.hem")
+    assert params == flatten(api, api["components"]["schemas"]["OrdersHemParams"])
+    jsonschema.Draft202012Validator.check_schema(params)
+    assert schema_problems(api, params, hem.example) == []
+    assert schema_problems(api, params, {"id": "one"})
+    reply = resolve(api, operation["reply"])
+    assert reply["channel"] == {"$ref": "#/channels/reply"} and api["channels"]["reply"]["address"] is None
+    assert resolve(api, reply["messages"][0]) == api["components"]["messages"]["OrdersHemReply"]
+    assert "ordersHemReply" in api["channels"]["reply"]["messages"]
+    assert api_result_schema(api, "orders.hem") == {"$ref": "#/components/schemas/Order"}
+    order = resolve(api, api_result_schema(api, "orders.hem"))
+    assert order == api["components"]["schemas"]["Order"]
+    # every reference in the document leads somewhere, and the other methods are untouched
+    refs: list[str] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            refs.extend([node["$ref"]] if isinstance(node.get("$ref"), str) else [])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(api)
+    for target in refs:
+        assert pointer(api, target) is not None, target
+    published = load_api(ASYNCAPI)
+    for name in ("channels", "operations"):  # the reply channel gains the one reply message
+        assert {k: v for k, v in api[name].items() if k not in ("ordersHem", "reply")} == {
+            k: v for k, v in published[name].items() if k != "reply"}
+    assert {**published["channels"]["reply"]["messages"], "ordersHemReply": {
+        "$ref": "#/components/messages/OrdersHemReply"}} == api["channels"]["reply"]["messages"]
+    # a method whose result is a new kind of entity needs its schema written in the base file first
+    with pytest.raises(SystemExit, match="OrderHem"):
+        generator.document({**REGISTRY, hem.name: Method(**{**hem.__dict__, "result": "OrderHem"})})
 
 
 @pytest.mark.parametrize("method", METHODS)
