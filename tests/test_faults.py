@@ -52,6 +52,7 @@ from tests.shop_helpers import (
     queue_state,
     sentinel,
     wait_serving,
+    wait_taken,
 )
 from tests.support import ServiceProcess, TcpProxy, wait_until
 
@@ -482,16 +483,20 @@ async def test_a_lost_reply_is_retried_with_the_same_message_id_and_runs_once(
     message_id = str(uuid.uuid4())
     try:
         await database.hold()  # the service will take the call and then wait for the database
+        before = proxy.bytes_down
         first = asyncio.create_task(writer.call("orders.place", params, message_id=message_id))
-        assert service.server is not None
-        await wait_until(lambda: service.server is not None and service.server._in_flight == 1)
+        await wait_taken(proxy, before, settings.broker_url, Names(settings.namespace).rpc_queue("orders"))
         await proxy.cut()  # the caller's connection dies; its reply queue goes with it
         # let go at once: the service's write waits for a held database only 5 s (DATABASE_WAIT_S), then fails
         await database.release()  # the service places the order and replies into the void
         with pytest.raises(ServiceUnavailable):
             await first
-        await wait_until(lambda: service.server is not None and service.server._in_flight == 0)
-        placed = (await client.call("orders.list", {"contact_id": contact["id"]}))["items"]
+
+        async def placed_orders() -> list[dict[str, Any]]:
+            return list((await client.call("orders.list", {"contact_id": contact["id"]}))["items"])
+
+        await wait_until(placed_orders)
+        placed = await placed_orders()
         assert [o["notes"] for o in placed] == ["sent twice, placed once"]
 
         await proxy.restore()
