@@ -11,8 +11,8 @@ PostgreSQL tests run when $KILTSHOP_TEST_PG_URL (default postgresql+asyncpg://po
 reachable.
 
 Several pytest-xdist workers may run at once (scripts/run-tests.sh does): every test has its own namespace,
-database file and ports, and a module stays on one worker (--dist loadfile), so module fixtures that start a
-private broker node or create a PostgreSQL database are never shared across processes.
+database file and ports, and a module stays on one worker (--dist loadgroup with the groups set below), so
+module fixtures that start a private broker node or create a PostgreSQL database are never shared across processes.
 """
 
 from __future__ import annotations
@@ -80,7 +80,19 @@ def needs_broker(item: pytest.Item) -> bool:
         getattr(item, "fixturenames", ()))
 
 
+# Modules whose module fixture starts a private RabbitMQ node and provisions its logins: dozens of rabbitmqctl
+# calls, each an Erlang VM of its own. Several at once on 2 cores starve each other past the timeout, so under
+# pytest-xdist (--dist loadgroup) they share one worker; every other module is a group of its own, which keeps
+# a module (and its module fixtures) on one worker.
+PROVISIONED_NODE_MODULES = frozenset({"test_permissions", "test_ledger", "test_hostile_logins", "test_notifier_login"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        item.add_marker(pytest.mark.xdist_group(
+            "provisioned-rabbit" if module in PROVISIONED_NODE_MODULES else str(item.path.relative_to(REPO))))
     wanting = [item for item in items if needs_broker(item)]
     if not wanting or broker_up():
         return
