@@ -2,13 +2,23 @@
 the shop service in-process or as a real subprocess, and connected clients.
 
 Broker: $KILTSHOP_TEST_BROKER_URL, default amqp://guest:guest@127.0.0.1:5672/ (scripts/run-tests.sh makes
-sure one is running). PostgreSQL tests run when $KILTSHOP_TEST_PG_URL (default
-postgresql+asyncpg://postgres@127.0.0.1:5432/test) is reachable.
+sure one is running). A test needs it when it uses one of BROKER_FIXTURES (directly or through another fixture)
+or is marked `broker`. Without a broker those tests are skipped, with the reason, and the rest (the domain,
+the importer, the config, ...) run anyway. In CI (CI=true) and under scripts/run-tests.sh
+(KILTSHOP_TEST_REQUIRE_BROKER=1) a missing broker stops the run instead: a green run there means every test ran.
+
+PostgreSQL tests run when $KILTSHOP_TEST_PG_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/test) is
+reachable.
+
+Several pytest-xdist workers may run at once (scripts/run-tests.sh does): every test has its own namespace,
+database file and ports, and a module stays on one worker (--dist loadgroup with the groups set below), so
+module fixtures that start a private broker node or create a PostgreSQL database are never shared across processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import uuid
@@ -41,12 +51,56 @@ def reachable(url: str, default_port: int) -> bool:
         return False
 
 
+# Fixtures that talk to the shared broker; a test using any of them (or marked `broker`) needs it.
+BROKER_FIXTURES = frozenset({"broker_url", "ui_settings"})
+NO_BROKER = f"no RabbitMQ broker at {BROKER_URL}: start one (scripts/run-tests.sh does) to run this test"
+
+
+def broker_required() -> bool:
+    """In CI and under scripts/run-tests.sh a missing broker is an error, never a reason to skip."""
+    return os.environ.get("CI", "").lower() in ("true", "1") or os.environ.get("KILTSHOP_TEST_REQUIRE_BROKER") == "1"
+
+
+@functools.cache
+def broker_up() -> bool:
+    return reachable(BROKER_URL, 5672)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if not reachable(BROKER_URL, 5672):
+    # Checked once, in the main process (not in each xdist worker), so the message is said once.
+    if broker_required() and not hasattr(session.config, "workerinput") and not broker_up():
         pytest.exit(
-            f"No RabbitMQ broker at {BROKER_URL}: run the tests with scripts/run-tests.sh, which starts one.",
+            f"No RabbitMQ broker at {BROKER_URL}: CI and scripts/run-tests.sh need one (the script starts it).",
             returncode=3,
         )
+
+
+def needs_broker(item: pytest.Item) -> bool:
+    return item.get_closest_marker("broker") is not None or not BROKER_FIXTURES.isdisjoint(
+        getattr(item, "fixturenames", ()))
+
+
+# Modules whose module fixture starts a private RabbitMQ node and provisions its logins: dozens of rabbitmqctl
+# calls, each an Erlang VM of its own. Several at once on 2 cores starve each other past the timeout, so under
+# pytest-xdist (--dist loadgroup) they share one worker; every other module is a group of its own, which keeps
+# a module (and its module fixtures) on one worker.
+PROVISIONED_NODE_MODULES = frozenset({"test_permissions", "test_ledger", "test_hostile_logins", "test_notifier_login"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        item.add_marker(pytest.mark.xdist_group(
+            "provisioned-rabbit" if module in PROVISIONED_NODE_MODULES else str(item.path.relative_to(REPO))))
+    wanting = [item for item in items if needs_broker(item)]
+    if not wanting or broker_up():
+        return
+    if broker_required():  # a broker that went away after the session started
+        raise pytest.UsageError(f"No RabbitMQ broker at {BROKER_URL}, and this run needs one.")
+    skip = pytest.mark.skip(reason=NO_BROKER)
+    for item in wanting:
+        item.add_marker(skip)
 
 
 def new_namespace() -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from app.client.shop_client import ShopClient
 from app.contract import CONTENT_TYPE, Names
-from tests.support import wait_until
+from tests.support import TcpProxy, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -385,6 +385,20 @@ async def queue_state(broker_url: str, queue_name: str) -> tuple[int, int] | Non
         return int(result.message_count or 0), int(result.consumer_count or 0)
     finally:
         await connection.close()
+
+
+async def wait_taken(proxy: TcpProxy, bytes_before: int, broker_url: str, queue_name: str,
+                     timeout: float = 10.0) -> None:
+    """Wait until a call sent through proxy is in the service's hands: the broker has confirmed its publish
+    (bytes came back through the proxy since bytes_before, taken just before the call) and the service has
+    taken it off its queue (none left waiting there)."""
+    await wait_until(lambda: proxy.bytes_down > bytes_before, timeout)
+
+    async def taken() -> bool:
+        state = await queue_state(broker_url, queue_name)
+        return state is not None and state[0] == 0
+
+    await wait_until(taken, timeout)
 
 
 async def wait_serving(broker_url: str, namespace: str, consumers: int = 1, timeout: float = 20.0) -> None:

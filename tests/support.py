@@ -1,9 +1,10 @@
-"""Helpers for tests: polling for a condition, and the service as a real process."""
+"""Helpers for tests: polling for a condition, the service as a real process, a held database, a proxy to cut."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -66,6 +67,31 @@ class KiltshopProcess:
         return self.proc.returncode
 
 
+class DatabaseLock:
+    """Holds the SQLite database's write lock from outside the service, so its writes wait (a slow disk, say)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.path = database_url.split("///", 1)[1]
+        self._conn: sqlite3.Connection | None = None
+
+    async def hold(self) -> None:
+        def take() -> sqlite3.Connection:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("BEGIN IMMEDIATE")
+            return conn
+
+        self._conn = await asyncio.to_thread(take)
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            def let_go() -> None:
+                conn.execute("ROLLBACK")
+                conn.close()
+
+            await asyncio.to_thread(let_go)
+
+
 class ServiceProcess(KiltshopProcess):
     """`kiltshop service` as a real process (for crash tests and the UI tests)."""
 
@@ -79,8 +105,6 @@ class ServiceProcess(KiltshopProcess):
         }, log_path)
 
 
-
-
 class TcpProxy:
     """A loopback TCP proxy in front of the broker, to cut a client's connection and bring it back
     without touching the broker itself (other clients keep working meanwhile)."""
@@ -90,6 +114,8 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Bytes passed from the broker to the client so far: grows when, say, a publish is confirmed.
+        self.bytes_down = 0
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -111,17 +137,19 @@ class TcpProxy:
             return
         self._writers.update({writer, up_writer})
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, down: bool) -> None:
             try:
                 while data := await src.read(65536):
                     dst.write(data)
                     await dst.drain()
+                    if down:
+                        self.bytes_down += len(data)
             except (ConnectionError, OSError):
                 pass
             finally:
                 dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
         self._writers.difference_update({writer, up_writer})
 
     async def cut(self) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from alembic import command
+from alembic.config import Config
 from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
@@ -30,7 +31,7 @@ from app.domain.errors import InvalidError
 from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.handlers import request_digest
 from app.service.shop_service import ShopService
-from app.store.database import DATABASE_WAIT_S, _alembic_config, make_engine, sqlite_url_for
+from app.store.database import ALEMBIC_INI, DATABASE_WAIT_S, make_engine, sqlite_url_for
 from app.store.schema import requests, service_keys
 from app.store.shop_store import ShopStore, Tx
 from tests.conftest import PG_URL, reachable
@@ -321,7 +322,9 @@ async def test_the_migration_from_0003_keeps_old_replies_under_no_sender_and_mak
     engine = make_engine(fresh_url)
     try:
         def to_0003(conn: Connection) -> None:
-            command.upgrade(_alembic_config(conn), "0003_import")
+            config = Config(str(ALEMBIC_INI))  # as `alembic upgrade` would, on this connection
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003_import")
             conn.execute(text("INSERT INTO requests (message_id, method, reply, created_at) VALUES "
                               "('old-1', 'contacts.create', :reply, '2026-01-05T10:00:00.000Z')"),
                          {"reply": '{"id": 41, "name": "Before the upgrade"}'})

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import urlsplit
+
+import aio_pika
 
 from app.client.live_mirror import LiveShop, Mirror
 from app.client.role_session import RoleSession
 from app.client.shop_client import ConnectionState, ShopClient
 from app.config import Settings
-from tests.support import TcpProxy, wait_until
+from app.contract import CONTENT_TYPE, Names
+from tests.shop_helpers import wait_taken
+from tests.support import DatabaseLock, TcpProxy, wait_until
+
+
+async def publish_event(settings: Settings, event: dict[str, Any]) -> None:
+    """Put an event on <ns>.events as the service's relay does (confirmed by the broker before this returns)."""
+    connection = await aio_pika.connect(settings.broker_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(Names(settings.namespace).events_exchange, ensure=False)
+        await exchange.publish(aio_pika.Message(json.dumps(event).encode(), content_type=CONTENT_TYPE,
+                                                type=event["event"], headers={"seq": event["seq"]}),
+                               routing_key=event["event"])
+    finally:
+        await connection.close()
+
 
 KILT = {"description": "Eight-yard kilt", "tartan": "MacGregor", "quantity": 1, "unit_price_pence": 48000}
 
@@ -35,18 +54,21 @@ async def test_duplicates_are_ignored_and_a_gap_reloads(client: ShopClient, sett
         await live.start()
         created = await client.call("contacts.create", {"name": "Hamish Grant"})
         await wait_until(lambda: live.seq == 1)
-        stale = {"seq": 1, "event": "contact.updated", "data": {**created, "name": "Old News", "version": 9}}
-        live._on_event(stale)  # a redelivered seq: ignored however new it claims to be
-        assert contacts.items[created["id"]]["name"] == "Hamish Grant"
         resyncs = live.resyncs
-        # Seq 2 and 3 happen while this mirror "misses" them: it sees only seq 3 and must reload.
-        await client.call("contacts.update", {"id": created["id"], "version": 1, "name": "Hamish J. Grant"})
-        updated = await client.call("contacts.create", {"name": "Third Person"})
-        live._on_event({"seq": 5, "event": "contact.created", "data": {**updated, "id": 999}})
+        # A redelivered seq 1, on the wire as the service sends events: ignored however new it claims to be.
+        await publish_event(settings, {"seq": 1, "event": "contact.updated",
+                                       "data": {**created, "name": "Old News", "version": 9}})
+        # Events reach the mirror in the order they were published: once seq 2 is in, the copy was dealt with.
+        second = await client.call("contacts.create", {"name": "Second Person"})
+        await wait_until(lambda: second["id"] in contacts.items)
+        assert contacts.items[created["id"]]["name"] == "Hamish Grant"
+        assert (live.seq, live.resyncs) == (2, resyncs)  # a duplicate is no gap: no reload either
+        # Seq 5 after seq 2: 3 and 4 went missing on the way, so the mirror reloads instead of applying it.
+        await publish_event(settings, {"seq": 5, "event": "contact.created", "data": {**second, "id": 999}})
         await wait_until(lambda: live.resyncs > resyncs)
-        assert contacts.items[created["id"]]["name"] == "Hamish J. Grant"
-        assert 999 not in contacts.items  # the forged seq-5 event was never applied
-        assert live.seq >= 3
+        assert 999 not in contacts.items  # the seq-5 event was never applied
+        assert sorted(contacts.items) == sorted([created["id"], second["id"]])
+        assert live.seq == 2  # the snapshot's seq
 
 
 async def test_reconnect_resyncs_changes_made_while_cut_off(client: ShopClient, settings: Settings) -> None:
@@ -83,7 +105,7 @@ async def test_reconnect_resyncs_changes_made_while_cut_off(client: ShopClient, 
 
 
 async def test_a_reply_lost_with_the_connection_is_fetched_again_not_done_twice(
-    client: ShopClient, settings: Settings, service: Any
+    client: ShopClient, settings: Settings
 ) -> None:
     parts = urlsplit(settings.broker_url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
@@ -92,13 +114,23 @@ async def test_a_reply_lost_with_the_connection_is_fetched_again_not_done_twice(
     await customer.connect()
     try:
         contact = await client.call("contacts.create", {"name": "Fraser Grant"})
-        async with service.store._write_lock:  # the service takes the call but cannot finish it yet
+        database = DatabaseLock(settings.database_url)
+        await database.hold()  # the service takes the call but cannot finish it yet
+        try:
+            before = proxy.bytes_down
             placing = asyncio.ensure_future(customer.call("orders.place", {"contact_id": contact["id"],
                                                                            "items": [KILT]}))
-            await asyncio.sleep(0.3)
+            await wait_taken(proxy, before, settings.broker_url, Names(settings.namespace).rpc_queue("orders"))
             await proxy.cut()  # the reply will have nowhere to go
             await wait_until(lambda: customer.state == ConnectionState.RECONNECTING)
-        await asyncio.sleep(0.3)  # the service commits the order now, and its reply is lost
+        finally:
+            # soon: the service's write waits for a held database only DATABASE_WAIT_S (5 s), then fails
+            await database.release()
+
+        async def placed() -> bool:
+            return len((await client.call("orders.list", {"contact_id": contact["id"]}))["items"]) == 1
+
+        await wait_until(placed)  # the service commits the order now, and its reply is lost
         await proxy.restore()
         order = await asyncio.wait_for(placing, 20)
         orders = await client.call("orders.list", {"contact_id": contact["id"]})

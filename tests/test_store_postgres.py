@@ -11,15 +11,18 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select, text
 
 from app.client.shop_client import CallError, ShopClient
 from app.config import Settings
 from app.domain.errors import ConflictError, InvalidError, LockedError, NotFoundError
 from app.domain.validation import clean_contact_fields, clean_items
 from app.service.shop_service import ShopService
+from app.store.database import ALEMBIC_INI
 from app.store.outbox import Outbox
-from app.store.schema import counters, orders, outbox
+from app.store.schema import counters, orders, outbox, service_keys
 from app.store.shop_store import ShopStore
 from tests.conftest import PG_URL, reachable
 from tests.shop_helpers import ITEM, EventLog, assert_gap_free, new_contact, new_order, schema_differences
@@ -41,8 +44,8 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
+def _new_database() -> Iterator[str]:
+    """A PostgreSQL database of its own (created here, dropped afterwards), or the test is skipped."""
     if not reachable(PG_URL, 5432):
         pytest.skip(f"no PostgreSQL at {PG_URL} (set KILTSHOP_TEST_PG_URL to run the PostgreSQL tests)")
     try:
@@ -58,6 +61,18 @@ def pg_url() -> Iterator[str]:
         yield _with_database(PG_URL, name)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """One database for the module's tests (they share it, and say so where it matters)."""
+    yield from _new_database()
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A database nothing has migrated yet."""
+    yield from _new_database()
 
 
 @pytest.fixture
@@ -104,10 +119,31 @@ async def test_migrations_run_and_rerun(pg_url: str) -> None:
         await second.close()
 
 
-async def test_concurrent_starts_migrate_once(pg_url: str) -> None:
-    stores = await asyncio.gather(*(ShopStore.open(pg_url) for _ in range(3)))
-    for s in stores:
-        await s.close()
+async def test_concurrent_starts_migrate_once(empty_pg_url: str) -> None:
+    """Three services starting at once on an empty database: one migrates, the others wait and find it done."""
+    # Without the migration lock they block each other on the half-made schema: fail in seconds, not at the timeout
+    opening = asyncio.gather(*(ShopStore.open(empty_pg_url) for _ in range(3)), return_exceptions=True)
+    results = await asyncio.wait_for(opening, 30)
+    stores = [r for r in results if isinstance(r, ShopStore)]
+    try:
+        assert len(stores) == 3, [r for r in results if not isinstance(r, ShopStore)]
+        head = ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_heads()
+        async with stores[0].read() as conn:
+            assert await conn.run_sync(schema_differences) == []
+            versions = [r[0] for r in await conn.execute(text("SELECT version_num FROM alembic_version"))]
+            # the rows each migration seeds are there once, not once per service
+            counter_names = sorted(r.name for r in await conn.execute(select(counters.c.name)))
+            keys = (await conn.execute(select(func.count()).select_from(service_keys))).scalar_one()
+        assert sorted(versions) == sorted(head)  # each branch's head, once
+        assert counter_names == ["event_seq", "order_number"]
+        assert keys == 1
+        # and all three work on it
+        for i, s in enumerate(stores):
+            await change(s, "contacts.create", {"name": f"Started {i}"})
+        await assert_store_gap_free(stores[0])
+    finally:
+        for s in stores:
+            await s.close()
 
 
 async def test_create_update_and_conflict(store: ShopStore) -> None:
