@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,9 +24,6 @@ from ui.partials.filter_proxy import SearchProxy
 from ui.partials.mirror_table_model import ENTITY_ROLE, SORT_ROLE, Column, MirrorTableModel
 from ui.partials.order_html import LOCKED_STATUSES, day_text, items_summary
 
-if TYPE_CHECKING:
-    from ui.views.workshop_view import WorkshopView
-
 Index = QModelIndex | QPersistentModelIndex
 
 # Model columns (the card shows them all; tests and the search read them).
@@ -38,12 +35,22 @@ DIM_TEXT = QColor("#5f5f5f")
 LOCK_BROWN = QColor("#7a4a00")
 
 
+
+class Board(Protocol):
+    """What the cards ask of the board they are on (ui/views/workshop_view.py): its model, its search, and the
+    kind of mark a card carries. A protocol, so this file does not import the view that imports it."""
+
+    model: MirrorTableModel
+    change_kind: dict[int, str]
+
+    def matches(self, order: dict[str, Any]) -> bool: ...
+
 class StatusProxy(SearchProxy):
     """The orders of one status that match the board's search, newest first: a new order shows at the top
     of its column, not below fifteen others."""
 
-    def __init__(self, status: OrderStatus, board: WorkshopView) -> None:
-        super().__init__(board)
+    def __init__(self, status: OrderStatus, board: Board) -> None:
+        super().__init__(board if isinstance(board, QObject) else None)  # the board owns it
         self.status = status.value
         self.board = board
         self.setSortRole(SORT_ROLE)  # column 0 sorts by order id: the order they came in
@@ -69,8 +76,8 @@ class OrderCardDelegate(QStyledItemDelegate):
 
     PAD = 6
 
-    def __init__(self, board: WorkshopView) -> None:
-        super().__init__(board)
+    def __init__(self, board: Board) -> None:
+        super().__init__(board if isinstance(board, QObject) else None)  # the board owns it
         self.board = board
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
@@ -193,7 +200,7 @@ class OrderCardDelegate(QStyledItemDelegate):
         return x + 12 + word_w + 8
 
 
-def board_column(status: OrderStatus, board: WorkshopView, model: MirrorTableModel, delegate: OrderCardDelegate,
+def board_column(status: OrderStatus, board: Board, model: MirrorTableModel, delegate: OrderCardDelegate,
                  style: str) -> tuple[QWidget, StatusProxy, QListView, QLabel]:
     """One column of the board: its header over a list of cards, fed by a proxy of the orders in that status."""
     key = status.value
