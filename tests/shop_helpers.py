@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from app.client.shop_client import ShopClient
 from app.contract import CONTENT_TYPE, Names
+from app.security.provisioning import Rabbitmqctl, apply, plan
 from tests.support import TcpProxy, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -300,6 +301,40 @@ class PrivateRabbit:
         if self.running:
             self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ProvisionedShop:
+    """A private node with one shop's per-role logins made as `kiltshop provision` makes them (a vhost, a login
+    per role plus the people asked for, exactly their permissions). For a test module: start it once."""
+
+    def __init__(self, namespace: str, vhost: str, people: Sequence[tuple[str | None, str]] = ()) -> None:
+        self.namespace = namespace
+        self.vhost = vhost
+        self.people = list(people)
+        self.node = PrivateRabbit()
+        self.passwords: dict[str, str] = {}
+        self.said: list[str] = []  # what provisioning said, line by line
+
+    def ctl(self) -> Rabbitmqctl:
+        return Rabbitmqctl([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node.nodename], env=self.node.env)
+
+    def url(self, user: str) -> str:
+        return f"amqp://{user}:{self.passwords[user]}@127.0.0.1:{self.node.port}/{self.vhost}"
+
+    def role_url(self, role: str, person: str | None = None) -> str:
+        return self.url(f"{self.namespace}.{role}" + (f".{person}" if person else ""))
+
+    def __enter__(self) -> ProvisionedShop:
+        self.node.start()
+        try:
+            self.passwords = apply(self.vhost, plan(self.namespace, self.people), self.ctl(), self.said.append)
+        except BaseException:
+            self.node.cleanup()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.node.cleanup()
 
 
 # -- a bare AMQP publisher -------------------------------------------------------------------------

@@ -21,10 +21,10 @@ import pytest
 from app.client.shop_client import CallError, ShopClient
 from app.config import Settings
 from app.contract import DEAD_SEAL, DEAD_SENDER, Names
-from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.shop_service import ShopService
 from tests.hostile_client import HostileClient
-from tests.shop_helpers import RABBIT_BIN, PrivateRabbit, cli_env, run_cli
+from tests.shop_helpers import PrivateRabbit, cli_env, run_cli
+from tests.shop_helpers import ProvisionedShop as Shop
 from tests.support import wait_until
 
 pytestmark = pytest.mark.skipif(not PrivateRabbit.available(), reason="needs the rabbitmq-server package")
@@ -35,25 +35,10 @@ NAMES = Names(NS)
 STORE, SALES, SERVICE = f"{NS}.store", f"{NS}.sales", f"{NS}.service"
 
 
-class Shop:
-    def __init__(self, node: PrivateRabbit, passwords: dict[str, str]) -> None:
-        self.node = node
-        self.passwords = passwords
-
-    def url(self, user: str) -> str:
-        return f"amqp://{user}:{self.passwords[user]}@127.0.0.1:{self.node.port}/{VHOST}"
-
-
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
-    node = PrivateRabbit()
-    node.start()
-    try:
-        ctl = Rabbitmqctl([str(RABBIT_BIN / "rabbitmqctl"), "-n", node.nodename], env=node.env)
-        passwords = apply(VHOST, plan(NS), ctl, lambda _line: None)
-        yield Shop(node, passwords)
-    finally:
-        node.cleanup()
+    with Shop(NS, VHOST) as provisioned:
+        yield provisioned
 
 
 @pytest.fixture

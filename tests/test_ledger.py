@@ -28,14 +28,14 @@ from sqlalchemy.exc import OperationalError
 from app.client.shop_client import CallError, ShopClient
 from app.config import Settings
 from app.domain.errors import InvalidError
-from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.handlers import request_digest
 from app.service.shop_service import ShopService
 from app.store.database import ALEMBIC_INI, DATABASE_WAIT_S, make_engine, sqlite_url_for
 from app.store.schema import requests, service_keys
 from app.store.shop_store import ShopStore, Tx
 from tests.conftest import PG_URL, reachable
-from tests.shop_helpers import RABBIT_BIN, PrivateRabbit, schema_differences
+from tests.shop_helpers import PrivateRabbit, schema_differences
+from tests.shop_helpers import ProvisionedShop as Shop
 
 NS = "ledger"
 VHOST = "ledger-shop"
@@ -48,31 +48,15 @@ needs_rabbit = pytest.mark.skipif(not PrivateRabbit.available(), reason="needs t
 # -- end to end: two logins, one message_id --------------------------------------------------------------------
 
 
-class Shop:
-    def __init__(self, node: PrivateRabbit, passwords: dict[str, str]) -> None:
-        self.node = node
-        self.passwords = passwords
-
-    def url(self, role: str) -> str:
-        user = f"{NS}.{role}"
-        return f"amqp://{user}:{self.passwords[user]}@127.0.0.1:{self.node.port}/{VHOST}"
-
-
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
-    node = PrivateRabbit()
-    node.start()
-    try:
-        ctl = Rabbitmqctl([str(RABBIT_BIN / "rabbitmqctl"), "-n", node.nodename], env=node.env)
-        passwords = apply(VHOST, plan(NS), ctl, lambda _line: None)
-        yield Shop(node, passwords)
-    finally:
-        node.cleanup()
+    with Shop(NS, VHOST) as provisioned:
+        yield provisioned
 
 
 @pytest.fixture
 async def service(shop: Shop, tmp_path: Path) -> AsyncIterator[ShopService]:
-    settings = Settings(broker_url=shop.url("service"), namespace=NS,
+    settings = Settings(broker_url=shop.role_url("service"), namespace=NS,
                         database_url=sqlite_url_for(tmp_path / "shop.sqlite3"))
     svc = ShopService(settings)
     assert not svc.dev_mode  # every call is checked against its login's role
@@ -83,13 +67,13 @@ async def service(shop: Shop, tmp_path: Path) -> AsyncIterator[ShopService]:
 
 @pytest.fixture
 async def store_login(shop: Shop, service: ShopService) -> AsyncIterator[ShopClient]:
-    async with ShopClient(shop.url("store"), NS, app_id="test-webstore", timeout=10) as client:
+    async with ShopClient(shop.role_url("store"), NS, app_id="test-webstore", timeout=10) as client:
         yield client
 
 
 @pytest.fixture
 async def sales(shop: Shop, service: ShopService) -> AsyncIterator[ShopClient]:
-    async with ShopClient(shop.url("sales"), NS, app_id="test-sales", timeout=10) as client:
+    async with ShopClient(shop.role_url("sales"), NS, app_id="test-sales", timeout=10) as client:
         yield client
 
 

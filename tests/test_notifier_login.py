@@ -22,12 +22,12 @@ from app.domain.errors import ForbiddenError
 from app.messaging.connection import BrokerUnavailable
 from app.messaging.rpc_server import Call
 from app.notifier.notifier import Notifier
-from app.security.provisioning import Rabbitmqctl, apply, plan
 from app.service.handlers import ShopHandlers
 from app.service.shop_service import ShopService
 from app.store.shop_store import ShopStore
 from tests.notifier_helpers import SmtpServer, complete, notify_settings
-from tests.shop_helpers import RABBIT_BIN, PrivateRabbit
+from tests.shop_helpers import PrivateRabbit
+from tests.shop_helpers import ProvisionedShop as Shop
 
 pytestmark = pytest.mark.skipif(not PrivateRabbit.available(), reason="needs the rabbitmq-server package")
 
@@ -37,28 +37,12 @@ NOTIFIER = f"{NS}.notifier"
 OFFICE = "office@glen.example"
 
 
-class Shop:
-    def __init__(self, node: PrivateRabbit, passwords: dict[str, str]) -> None:
-        self.node = node
-        self.passwords = passwords
-
-    def url(self, user: str) -> str:
-        return f"amqp://{user}:{self.passwords[user]}@127.0.0.1:{self.node.port}/{VHOST}"
-
-
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
-    node = PrivateRabbit()
-    node.start()
-    try:
-        ctl = Rabbitmqctl([str(RABBIT_BIN / "rabbitmqctl"), "-n", node.nodename], env=node.env)
-        said: list[str] = []
-        passwords = apply(VHOST, plan(NS), ctl, said.append)
-        assert NOTIFIER in passwords
-        assert any("its own notifier queues" in line for line in said)
-        yield Shop(node, passwords)
-    finally:
-        node.cleanup()
+    with Shop(NS, VHOST) as provisioned:
+        assert NOTIFIER in provisioned.passwords
+        assert any("its own notifier queues" in line for line in provisioned.said)
+        yield provisioned
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ from app.client.shop_client import CallError, ShopClient
 from app.config import Settings
 from app.contract import EVENTS, METHODS, Names
 from app.domain.roles import PERMISSIONS, ROLES, methods_of
-from app.security.provisioning import Rabbitmqctl, apply, plan, write_definitions
+from app.security.provisioning import apply, plan, write_definitions
 from app.service.shop_service import ShopService
 from tests.shop_helpers import RABBIT_BIN, PrivateRabbit, queue_state
+from tests.shop_helpers import ProvisionedShop as Shop
 from tests.support import wait_until
 
 pytestmark = pytest.mark.skipif(not PrivateRabbit.available(), reason="needs the rabbitmq-server package")
@@ -32,31 +33,11 @@ VHOST = "perm-shop"
 KILT = {"description": "Eight-yard kilt", "tartan": "MacGregor", "quantity": 1, "unit_price_pence": 48000}
 
 
-class Shop:
-    def __init__(self, node: PrivateRabbit, passwords: dict[str, str], tmp: Path) -> None:
-        self.node = node
-        self.passwords = passwords
-        self.tmp = tmp
-
-    def url(self, user: str) -> str:
-        return f"amqp://{user}:{self.passwords[user]}@127.0.0.1:{self.node.port}/{VHOST}"
-
-    def ctl(self) -> Rabbitmqctl:
-        return Rabbitmqctl([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node.nodename], env=self.node.env)
-
-
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    node = PrivateRabbit()
-    node.start()
-    try:
-        said: list[str] = []
-        ctl = Rabbitmqctl([str(RABBIT_BIN / "rabbitmqctl"), "-n", node.nodename], env=node.env)
-        passwords = apply(VHOST, plan(NS, [("dougie", "shipping")]), ctl, said.append)
-        assert any("created" in line for line in said)
-        yield Shop(node, passwords, tmp_path_factory.mktemp("perm"))
-    finally:
-        node.cleanup()
+def shop() -> Iterator[Shop]:
+    with Shop(NS, VHOST, [("dougie", "shipping")]) as provisioned:
+        assert any("created" in line for line in provisioned.said)
+        yield provisioned
 
 
 @pytest.fixture
