@@ -98,6 +98,7 @@ async def test_a_completed_order_sends_exactly_one_mail_saying_what_to_collect_a
                   "1 × Eight-yard kilt (MacGregor)", "£480.00", "2 × Kilt pin", "£25.50", "£51.00",
                   "Total to bill", "£531.00", "Notes: Wedding on the 14th"):
         assert words in text, words
+    await wait_until(lambda: notifier.handled["order.completed"] == 1)  # recorded sent, then acknowledged
     [sent] = await deliveries(notifier)
     assert sent.status == "sent" and sent.email == DOUGIE and sent.order_number == "K-0001"
     assert str(mail.message["Message-ID"]).strip() == sent.mail_id == mail_id([sent.event_id], sent.recipient,
