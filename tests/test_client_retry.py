@@ -20,8 +20,7 @@ from app.config import Settings
 from app.contract import Names
 from app.service.shop_service import ShopService
 from tests.shop_helpers import ITEM, EventLog, PrivateRabbit, queue_state
-from tests.support import wait_until
-from tests.test_faults import DatabaseLock
+from tests.support import DatabaseLock, wait_until
 
 
 async def unanswered_then_again(service: ShopService, client: ShopClient, settings: Settings,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import sqlite3
 import statistics
 import threading
 import time
@@ -54,7 +53,7 @@ from tests.shop_helpers import (
     wait_serving,
     wait_taken,
 )
-from tests.support import ServiceProcess, TcpProxy, wait_until
+from tests.support import DatabaseLock, ServiceProcess, TcpProxy, wait_until
 
 SEED = 20260314
 T = TypeVar("T")
@@ -303,31 +302,6 @@ async def test_a_broker_restart_mid_stream_loses_nothing_and_every_mirror_catche
         for client in clients:
             await client.close()
         await service.stop()
-
-
-class DatabaseLock:
-    """Holds the SQLite database's write lock from outside the service, so its writes wait (a slow disk, say)."""
-
-    def __init__(self, database_url: str) -> None:
-        self.path = database_url.split("///", 1)[1]
-        self._conn: sqlite3.Connection | None = None
-
-    async def hold(self) -> None:
-        def take() -> sqlite3.Connection:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("BEGIN IMMEDIATE")
-            return conn
-
-        self._conn = await asyncio.to_thread(take)
-
-    async def release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            def let_go() -> None:
-                conn.execute("ROLLBACK")
-                conn.close()
-
-            await asyncio.to_thread(let_go)
 
 
 # -- one relay at a time -------------------------------------------------------------------------------

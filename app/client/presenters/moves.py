@@ -122,3 +122,19 @@ class MoveHolder:
             return
         self.held.pop(move.order_id, None)
         self.changed()
+
+
+class HoldsMoves:
+    """What a presenter that holds moves for Undo offers its view (the workshop's and shipping's)."""
+
+    moves: MoveHolder
+
+    @property
+    def undo_text(self) -> str | None:
+        move = self.moves.latest
+        return move.text if move is not None else None
+
+    @property
+    def can_undo(self) -> bool:
+        move = self.moves.latest
+        return move is not None and not move.unsent

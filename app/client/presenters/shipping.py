@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.client.live_mirror import Entity, MirrorListener
-from app.client.presenters.moves import HOLD_S, HeldMove, MoveHolder
+from app.client.presenters.moves import HOLD_S, HeldMove, HoldsMoves, MoveHolder
 from app.client.role_session import RoleSession
 from app.domain.money import money
 from app.domain.order_states import OrderStatus
@@ -16,7 +16,7 @@ NO_SELECTION_HINT = ("Select an order on the left to see where to collect it, wh
                      "bill. Mark collected (Ctrl+L) once the customer has it.")
 
 
-class ShippingPresenter:
+class ShippingPresenter(HoldsMoves):
     def __init__(self, session: RoleSession, hold_s: float = HOLD_S) -> None:
         self.session = session
         self.moves = MoveHolder(session, hold_s)
@@ -45,16 +45,6 @@ class ShippingPresenter:
         orders = list(self.session.orders.items.values())
         due = sum(o["total_pence"] for o in orders)
         return f"{len(orders)} ready · {money(due)} to bill" if orders else "Nothing waiting"
-
-    @property
-    def undo_text(self) -> str | None:
-        move = self.moves.latest
-        return move.text if move is not None else None
-
-    @property
-    def can_undo(self) -> bool:
-        move = self.moves.latest
-        return move is not None and not move.unsent
 
     # -- selection and acting -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.client.live_mirror import Entity
-from app.client.presenters.moves import HOLD_S, HeldMove, MoveHolder
+from app.client.presenters.moves import HOLD_S, HeldMove, HoldsMoves, MoveHolder
 from app.client.role_session import RoleSession
 from app.domain.order_states import OrderStatus
 
@@ -20,7 +20,7 @@ from app.domain.order_states import OrderStatus
 MOVE_FROM = {"start": OrderStatus.PENDING.value, "complete": OrderStatus.IN_PROGRESS.value}
 
 
-class WorkshopPresenter:
+class WorkshopPresenter(HoldsMoves):
     def __init__(self, session: RoleSession, hold_s: float = HOLD_S) -> None:
         self.session = session
         self.moves = MoveHolder(session, hold_s)
@@ -59,16 +59,6 @@ class WorkshopPresenter:
     def open_count_text(self) -> str:
         total = len(self.session.orders.items)
         return f"{total} open order{'s' if total != 1 else ''} on the board."
-
-    @property
-    def undo_text(self) -> str | None:
-        move = self.moves.latest
-        return move.text if move is not None else None
-
-    @property
-    def can_undo(self) -> bool:
-        move = self.moves.latest
-        return move is not None and not move.unsent
 
     # -- selection ------------------------------------------------------------------------------
 
