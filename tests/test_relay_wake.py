@@ -53,11 +53,15 @@ class TimedLog:
         return [s for s, *_ in self.events]
 
 
-def assert_in_order_and_complete(seqs: list[int], last: int) -> None:
-    """Every seq 1..last heard, and none after a newer one (a duplicate may only follow its own first copy)."""
+def assert_in_order_and_complete(seqs: list[int], last: int, thawed: int = 0) -> None:
+    """Every seq 1..last heard, and none after a newer one (a duplicate may only follow its own first copy).
+
+    thawed: how many late duplicates a relay frozen between its fencing check and the write to its socket may
+    still send when it thaws (docs/reliability.md, promise 2, "Limits"): each a copy of an event already heard."""
     assert set(seqs) == set(range(1, last + 1)), f"missing {sorted(set(range(1, last + 1)) - set(seqs))}"
     late = [(i, s) for i, s in enumerate(seqs) if i and s < max(seqs[:i])]
-    assert not late, f"heard after a newer event (position, seq): {late[:10]}; heard: {seqs[:60]}..."
+    assert len(late) <= thawed and all(s in seqs[:i] for i, s in late), (
+        f"heard after a newer event (position, seq): {late[:10]}; heard: {seqs[:60]}...")
 
 
 async def holder_pid(database_url: str) -> int | None:
@@ -182,7 +186,7 @@ async def test_the_lease_holder_killed_mid_stream_events_keep_coming_in_order(
         await wait_until(lambda: all(log.heard("order.placed", i) for i in replied), timeout=20, interval=0.05)
         listed = await client.call("orders.list", {"limit": 1})
         assert listed["seq"] == 1 + len(replied)
-        assert_in_order_and_complete(log.seqs, listed["seq"])
+        assert_in_order_and_complete(log.seqs, listed["seq"], thawed=1)
         # after the kill, every event came within a few seconds of its reply (a 6 s lease renewed every 2 s: 4-6 s)
         after = {i: log.heard("order.placed", i) for i in replied}
         delays = sorted(((t or 0.0) - replied[i] for i, t in after.items() if (t or 0.0) > killed_at), reverse=True)
@@ -221,7 +225,7 @@ async def test_a_frozen_lease_holder_publishes_nothing_after_the_one_that_took_o
         await asyncio.sleep(1.0)  # time for a stray publish by the thawed relay to arrive
         listed = await client.call("orders.list", {"limit": 1})
         assert listed["seq"] == 1 + len(replied)
-        assert_in_order_and_complete(log.seqs, listed["seq"])
+        assert_in_order_and_complete(log.seqs, listed["seq"], thawed=1)
 
 
 async def holder_pid_differs(database: str, pid: int) -> bool:
@@ -274,11 +278,13 @@ async def test_a_holder_killed_in_the_middle_of_a_backlog_leaves_no_duplicate_af
             second.terminate()
 
 
-async def test_a_holder_frozen_in_the_middle_of_a_backlog_sends_nothing_once_thawed(
+async def test_a_holder_frozen_in_the_middle_of_a_backlog_sends_at_most_the_event_in_hand_once_thawed(
     settings: Settings, tmp_path: Path
 ) -> None:
     """SIGSTOP the holder half way through a batch, let another relay take over and publish everything, then
-    SIGCONT: the old holder's lease ran out while it was frozen, so it must not send the rest of its batch."""
+    SIGCONT: the old holder's lease ran out while it was frozen, so it must not send the rest of its batch. Frozen
+    between its fencing check and the write to its socket, it still sends that one event on thawing (a copy of
+    an event already heard: the documented limit); nothing more."""
     last = await make_backlog(settings, 400)
     async with ShopClient(settings.broker_url, settings.namespace, app_id="test-thaw") as client:
         log = TimedLog()
@@ -301,8 +307,10 @@ async def test_a_holder_frozen_in_the_middle_of_a_backlog_sends_nothing_once_tha
             await wait_serving(settings.broker_url, settings.namespace, consumers=2, timeout=20)
             await asyncio.sleep(1.5)  # time for the thawed relay to send what it would
             assert heard_at_stop < last, "the whole backlog went out before the freeze: nothing was tested"
-            assert len(log.events) == heard, f"the thawed relay sent {log.seqs[heard:][:20]} after {last}"
-            assert_in_order_and_complete(log.seqs, last)
+            extra = log.seqs[heard:]
+            assert len(extra) <= 1 and set(extra) <= set(log.seqs[:heard]), (
+                f"the thawed relay sent {extra[:20]} after {last}")
+            assert_in_order_and_complete(log.seqs, last, thawed=len(extra))
         finally:
             if frozen:
                 first.proc.send_signal(signal.SIGCONT)
