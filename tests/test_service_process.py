@@ -17,6 +17,7 @@ from app.store.shop_store import ShopStore
 from tests.shop_helpers import (
     ITEM,
     EventLog,
+    RawRpc,
     advance,
     assert_gap_free,
     new_contact,
@@ -78,18 +79,21 @@ async def test_sigterm_answers_the_calls_in_hand_and_exits_0(
 ) -> None:
     service_process.start()
     await wait_serving(settings.broker_url, settings.namespace)
-    async with ShopClient(settings.broker_url, settings.namespace, app_id="test", timeout=20) as client:
+    async with ShopClient(settings.broker_url, settings.namespace, app_id="test", timeout=20) as client, \
+            RawRpc(settings.broker_url, settings.namespace) as raw:
         log = await EventLog.attach(client)
-        # no more than the service's prefetch (32), so that all of them are in its hands, none left queued
-        calls = [asyncio.create_task(new_contact(client, f"Customer {i}")) for i in range(30)]
-        await wait_until(lambda: any(t.done() for t in calls), timeout=10, interval=0.002)
+        # no more than the service's prefetch (32), each publish confirmed by the broker before the signal, so
+        # that all of them are in the service's hands, none left queued
+        sent = [await raw.publish("contacts.create", {"name": f"Customer {i}"}, message_id=uuid.uuid4().hex)
+                for i in range(30)]
+        await wait_until(lambda: bool(raw.replies), timeout=10, interval=0.002)
         assert service_process.proc is not None
         service_process.proc.send_signal(signal.SIGTERM)
-        in_flight = sum(not t.done() for t in calls)
-        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 25)
-        errors = [r for r in results if isinstance(r, BaseException)]
+        in_flight = sum(cid not in raw.replies for cid in sent)
+        results = [await raw.reply(cid, timeout=25) for cid in sent]
+        errors = [r for r in results if not r["ok"]]
         assert errors == [], errors[:3]
-        assert len({r["id"] for r in results if isinstance(r, dict)}) == 30
+        assert len({r["result"]["id"] for r in results}) == 30
         assert in_flight > 0, "every call was answered before SIGTERM: nothing was in flight"
         exit_code = await asyncio.to_thread(service_process.proc.wait, 20)
         assert exit_code == 0, log_text(service_process)
